@@ -1,12 +1,18 @@
 // One moto server for the whole run, on a loopback port picked here; tests read its endpoint
 // with `inject("motoEndpoint")` (see test/support/peers.ts). Without python the moto tests skip,
 // except with CI=true, where a missing peer fails the run.
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { type MotoServer, motoAvailable, startMoto } from "./moto.ts";
 
 let moto: MotoServer | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
+  const captureDir = join(import.meta.dirname, "..", "..", ".test-output");
+  rmSync(captureDir, { recursive: true, force: true });
+  mkdirSync(captureDir, { recursive: true });
+  project.provide("captureDir", captureDir);
   if (!motoAvailable()) {
     const message = "moto peer missing (.peers/venv): run `npm run setup` (needs python3)";
     if (process.env.CI === "true") throw new Error(`${message}; with CI=true the peers are required`);
@@ -25,5 +31,7 @@ export async function teardown(): Promise<void> {
 declare module "vitest" {
   export interface ProvidedContext {
     motoEndpoint: string;
+    /** Where test/support/capture.ts records every line the run prints. */
+    captureDir: string;
   }
 }

@@ -1,0 +1,2 @@
+// Every command module registers itself on import; bin.ts imports this list once.
+export {};
