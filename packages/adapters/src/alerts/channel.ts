@@ -1,0 +1,190 @@
+// Alert channels and their delivery: every channel is tried on its own (one failing channel never
+// blocks or delays the others' result), with bounded, capped, jittered retries on transient errors.
+import type { DetailType, KotsBackupEvent } from "@kots-backup/core";
+import { DetailType as DT } from "@kots-backup/core";
+import type { Secret } from "../secrets/secret.ts";
+import { redact } from "../secrets/secret.ts";
+import { DeliveryError } from "./errors.ts";
+
+export interface SendOptions {
+  /** Aborted when the attempt's time is up; channels pass it to fetch / the AWS SDK. */
+  signal?: AbortSignal;
+}
+
+export interface Channel {
+  /** Short, stable, not secret: `pagerduty`, `slack`, `eventbridge`, … */
+  name: string;
+  /** One attempt. Throws DeliveryError (or any error) on failure. */
+  send(event: KotsBackupEvent, options?: SendOptions): Promise<void>;
+  /** Detail types this channel sends; deliver() skips the others. Absent: all. */
+  detailTypes?: ReadonlyArray<DetailType>;
+  /** Secret values this channel holds, scrubbed from every error message and log line. */
+  secrets?: ReadonlyArray<Secret>;
+}
+
+/** Incident open/close: what PagerDuty pages on by default, so each incident is one page. A failed
+ * backup reaches on-call as the Check Down (reason `failed`) that verify raises for it. */
+export const INCIDENT_DETAIL_TYPES: ReadonlyArray<DetailType> = [DT.checkDown, DT.checkUp];
+
+/** What notification channels (Slack, SNS, webhook) send unless configured otherwise. */
+export const PAGING_DETAIL_TYPES: ReadonlyArray<DetailType> = [
+  DT.checkDown,
+  DT.checkUp,
+  DT.backupFailed,
+  DT.exportFailed,
+];
+
+export interface RetryPolicy {
+  /** Attempts per channel, first one included. */
+  maxAttempts: number;
+  /** Backoff before the 2nd attempt; doubles each time. */
+  baseDelayMs: number;
+  /** Cap on one backoff. */
+  maxDelayMs: number;
+  /** Per-attempt time limit; the attempt is aborted and counts as retryable. */
+  attemptTimeoutMs: number;
+  /** A Retry-After longer than this stops the retries (the peer will not take us sooner). */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 4,
+  baseDelayMs: 1_000,
+  maxDelayMs: 30_000,
+  attemptTimeoutMs: 10_000,
+  maxRetryAfterMs: 60_000,
+};
+
+export interface DeliverLogLine {
+  level: "warn" | "error";
+  channel: string;
+  attempt: number;
+  message: string;
+}
+
+export interface DeliverOptions {
+  policy?: Partial<RetryPolicy>;
+  /** Waits between attempts (default: setTimeout). Tests pass a recorder. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Uniform [0, 1) for jitter (default Math.random). */
+  random?: () => number;
+  /** Receives one redacted line per failed attempt. */
+  log?: (line: DeliverLogLine) => void;
+}
+
+export interface DeliveryResult {
+  channel: string;
+  ok: boolean;
+  /** Attempts made (0 when the channel does not send this detail type). */
+  attempts: number;
+  /** True when the channel does not send this detail type. */
+  skipped?: boolean;
+  /** Redacted reason of the last failure. */
+  error?: string;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Backoff before attempt `attempt + 1`: min(maxDelay, base · 2^(attempt−1)), "equal jitter"
+ * (half fixed, half random), so delays are spread but never collapse to zero.
+ */
+export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** Sends `event` to every channel that takes its detail type; never throws. */
+export async function deliver(
+  channels: ReadonlyArray<Channel>,
+  event: KotsBackupEvent,
+  options: DeliverOptions = {},
+): Promise<DeliveryResult[]> {
+  return Promise.all(channels.map((channel) => deliverOne(channel, event, options)));
+}
+
+async function deliverOne(
+  channel: Channel,
+  event: KotsBackupEvent,
+  options: DeliverOptions,
+): Promise<DeliveryResult> {
+  if (channel.detailTypes && !channel.detailTypes.includes(event.detailType)) {
+    return { channel: channel.name, ok: true, attempts: 0, skipped: true };
+  }
+  const policy = { ...DEFAULT_RETRY_POLICY, ...options.policy };
+  const sleep = options.sleep ?? defaultSleep;
+  const random = options.random ?? Math.random;
+  const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
+  let lastError = "";
+  for (let attempt = 1; ; attempt += 1) {
+    let failure: DeliveryError;
+    try {
+      await attemptWithTimeout(channel, event, policy.attemptTimeoutMs);
+      return { channel: channel.name, ok: true, attempts: attempt };
+    } catch (error) {
+      failure = asDeliveryError(channel.name, error);
+    }
+    lastError = redact(failure.message, channel.secrets ?? []);
+
+    let stop: string | undefined;
+    if (!failure.retryable) stop = "not retryable";
+    else if (attempt >= maxAttempts) stop = `gave up after ${attempt} attempts`;
+    else if (failure.retryAfterMs !== undefined && failure.retryAfterMs > policy.maxRetryAfterMs) {
+      stop = `peer asked to retry after ${Math.ceil(failure.retryAfterMs / 1000)} s, over the ${Math.ceil(policy.maxRetryAfterMs / 1000)} s limit`;
+    }
+    if (stop) {
+      lastError = `${lastError} (${stop})`;
+      options.log?.({ level: "error", channel: channel.name, attempt, message: lastError });
+      return { channel: channel.name, ok: false, attempts: attempt, error: lastError };
+    }
+    const delay = failure.retryAfterMs ?? backoffDelay(attempt, policy, random);
+    options.log?.({
+      level: "warn",
+      channel: channel.name,
+      attempt,
+      message: `${lastError}; retrying in ${delay} ms`,
+    });
+    await sleep(delay);
+  }
+}
+
+async function attemptWithTimeout(
+  channel: Channel,
+  event: KotsBackupEvent,
+  timeoutMs: number,
+): Promise<void> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new DeliveryError(channel.name, `attempt timed out after ${timeoutMs} ms`, {
+          retryable: true,
+        }),
+      );
+      controller.abort();
+    }, timeoutMs);
+  });
+  let sending: Promise<void>;
+  try {
+    sending = Promise.resolve(channel.send(event, { signal: controller.signal }));
+  } catch (error) {
+    clearTimeout(timer);
+    throw error;
+  }
+  // A send that settles after the timeout must not surface as an unhandled rejection.
+  sending.catch(() => {});
+  try {
+    await Promise.race([sending, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function asDeliveryError(channel: string, error: unknown): DeliveryError {
+  if (error instanceof DeliveryError) return error;
+  // An unexpected error (a bug, a bad argument): report it, do not retry it.
+  const name = error instanceof Error ? error.name : "Error";
+  const message = error instanceof Error ? error.message : String(error);
+  return new DeliveryError(channel, `${name}: ${message.slice(0, 300)}`, { retryable: false });
+}

@@ -1,0 +1,82 @@
+// One JSON POST for the HTTP channels (PagerDuty, Slack, webhook). It makes a single attempt (the
+// retries live in deliver()) and turns every failure into a DeliveryError that names the channel.
+// The URL is a secret (webhook URLs carry their token), so it never reaches a message or a cause:
+// fetch's own errors ("Failed to parse URL from https://…") are replaced, not wrapped.
+import type { Secret } from "../secrets/secret.ts";
+import { redact } from "../secrets/secret.ts";
+import { DeliveryError, networkErrorCode } from "./errors.ts";
+
+export interface PostJsonOptions {
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Secret values to scrub from any response text quoted in an error. */
+  secrets?: ReadonlyArray<Secret | string>;
+  /** Clock for HTTP-date Retry-After values (default `Date.now`). */
+  now?: () => number;
+}
+
+export interface PostJsonResult {
+  status: number;
+  text: string;
+}
+
+/** Longest slice of a peer's error body quoted in a message. */
+const BODY_QUOTE_CHARS = 300;
+
+export async function postJson(
+  channel: string,
+  url: Secret | string,
+  body: unknown,
+  options: PostJsonOptions = {},
+): Promise<PostJsonResult> {
+  const target = typeof url === "string" ? url : url.reveal();
+  const secrets = [...(options.secrets ?? []), target];
+  let response: Response;
+  try {
+    response = await fetch(target, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...options.headers },
+      body: JSON.stringify(body),
+      redirect: "error",
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (error) {
+    if (options.signal?.aborted)
+      throw new DeliveryError(channel, "request aborted (timed out)", { retryable: true });
+    const code = networkErrorCode(error);
+    if (code) throw new DeliveryError(channel, `connection error (${code})`, { retryable: true });
+    // Not a network error: a bad URL, a redirect, or a bug. Retrying will not help.
+    throw new DeliveryError(channel, "request could not be sent (invalid URL or redirect refused)", {
+      retryable: false,
+    });
+  }
+  let text = "";
+  try {
+    text = await response.text();
+  } catch {
+    if (options.signal?.aborted)
+      throw new DeliveryError(channel, "response aborted (timed out)", { retryable: true });
+    throw new DeliveryError(channel, `HTTP ${response.status}, response body lost`, { retryable: true });
+  }
+  if (response.ok) return { status: response.status, text };
+
+  const status = response.status;
+  const retryable = status === 429 || status === 408 || status >= 500;
+  const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), (options.now ?? Date.now)());
+  const quoted = redact(text.slice(0, BODY_QUOTE_CHARS), secrets).replace(/\s+/g, " ").trim();
+  throw new DeliveryError(channel, `HTTP ${status}${quoted ? `: ${quoted}` : ""}`, {
+    retryable,
+    status,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}
+
+/** Retry-After as delay-seconds or an HTTP-date, in milliseconds from `now`; undefined if absent or bad. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}

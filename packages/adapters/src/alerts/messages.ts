@@ -1,0 +1,227 @@
+// Human text for each event: what is wrong (or what happened), since when, the last good backup and
+// export, and the next step. Pure functions of the event; Slack, SNS and PagerDuty all use them.
+//
+// Besides the contract's detail fields (cluster, schedule, backup, reasons, since, dedupKey,
+// message) these optional extras are shown when present: `lastSuccessAt`, `lastBackup` (name of the
+// last good backup), `lastExportAt`, `expectedBy`, `error` (why a backup/export failed) and `phase`.
+import type { KotsBackupEvent } from "@kots-backup/core";
+import { DetailType } from "@kots-backup/core";
+
+export const CheckReason = {
+  missed: "missed",
+  failed: "failed",
+  stuck: "stuck",
+  exportMissing: "export-missing",
+  exportInvalid: "export-invalid",
+  neverSucceeded: "never-succeeded",
+  bslUnavailable: "bsl-unavailable",
+  clusterUnreachable: "cluster-unreachable",
+} as const;
+export type CheckReason = (typeof CheckReason)[keyof typeof CheckReason];
+
+/** What each reason means, as a phrase. */
+export const REASON_TEXT: Record<CheckReason, string> = {
+  missed: "a scheduled backup did not start",
+  failed: "the latest backup failed",
+  stuck: "a backup has run longer than its maxDuration",
+  "export-missing": "the latest backup was not exported",
+  "export-invalid": "an export did not verify against its manifest",
+  "never-succeeded": "this schedule has never completed a backup",
+  "bsl-unavailable": "Velero's backup storage location is Unavailable",
+  "cluster-unreachable": "kots-backup cannot reach the cluster",
+};
+
+/** The runbook line for each reason: the next thing on-call should do. */
+export const RUNBOOK: Record<CheckReason, string> = {
+  missed:
+    "Check that the scheduler ran (`kots-backup status`), then take a backup now with `kots-backup backup`.",
+  failed:
+    "Read the backup's errors (`velero backup describe <backup> --details` or the KOTS admin console), fix the cause, then run `kots-backup backup`.",
+  stuck:
+    "Check the Velero and node-agent logs (`kubectl logs deploy/velero -n velero`); if the backup cannot finish, delete it and run `kots-backup backup`.",
+  "export-missing":
+    "Run `kots-backup export --latest` and check that kots-backup can write to the export destination.",
+  "export-invalid":
+    "Re-run `kots-backup export <backup>`; if it fails again, look for lifecycle rules or deletions on the export destination.",
+  "never-succeeded":
+    "Run `kots-backup doctor` to find what blocks backups, then `kots-backup backup` and watch it complete.",
+  "bsl-unavailable":
+    "Run `velero backup-location get` and fix the storage location's bucket, credentials or network.",
+  "cluster-unreachable":
+    "Check the kubeconfig, the network path and the API server, then run `kots-backup doctor`.",
+};
+
+export type Tone = "bad" | "good" | "neutral";
+
+export interface EventText {
+  /** Short headline, ≤ 150 characters: Slack header, email subject. */
+  title: string;
+  /** One line with the essentials: PagerDuty summary, SNS subject source. */
+  summary: string;
+  /** Facts, one per line (`Since: …`, `Last good backup: …`). */
+  facts: string[];
+  /** What to do next, one line per reason (empty for good news). */
+  nextSteps: string[];
+  tone: Tone;
+}
+
+const TITLE_MAX = 150;
+
+function str(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+export function isCheckReason(value: string): value is CheckReason {
+  return Object.hasOwn(REASON_TEXT, value);
+}
+
+/** `cluster/schedule`, or just the cluster. */
+export function subjectOf(event: KotsBackupEvent): string {
+  const { cluster, schedule } = event.detail;
+  return schedule ? `${cluster}/${schedule}` : cluster;
+}
+
+/** Whole minutes/hours/days between two RFC 3339 instants, e.g. `3h 20m`; undefined if unparsable. */
+export function formatDuration(fromIso: string, toIso: string): string | undefined {
+  const from = Date.parse(fromIso);
+  const to = Date.parse(toIso);
+  if (Number.isNaN(from) || Number.isNaN(to) || to < from) return undefined;
+  const minutes = Math.floor((to - from) / 60_000);
+  if (minutes < 1) return "under a minute";
+  const d = Math.floor(minutes / 1440);
+  const h = Math.floor((minutes % 1440) / 60);
+  const m = minutes % 60;
+  return [d ? `${d}d` : "", h ? `${h}h` : "", m && !d ? `${m}m` : ""].filter(Boolean).join(" ") || "0m";
+}
+
+function reasonsOf(event: KotsBackupEvent): string[] {
+  return Array.isArray(event.detail.reasons) ? event.detail.reasons.filter((r) => typeof r === "string") : [];
+}
+
+function reasonPhrase(reason: string): string {
+  return isCheckReason(reason) ? REASON_TEXT[reason] : reason;
+}
+
+function stepsFor(reasons: string[]): string[] {
+  return reasons.filter(isCheckReason).map((r) => `${r}: ${RUNBOOK[r]}`);
+}
+
+function commonFacts(event: KotsBackupEvent): string[] {
+  const d = event.detail;
+  const facts: string[] = [];
+  const since = str(d.since);
+  if (since) {
+    const age = formatDuration(since, event.time);
+    facts.push(`Since: ${since}${age ? ` (${age})` : ""}`);
+  }
+  const expectedBy = str(d.expectedBy);
+  if (expectedBy) facts.push(`Expected by: ${expectedBy}`);
+  const lastBackup = str(d.lastBackup);
+  const lastSuccessAt = str(d.lastSuccessAt);
+  if (lastBackup || lastSuccessAt) {
+    facts.push(
+      `Last good backup: ${[lastBackup, lastSuccessAt && `at ${lastSuccessAt}`].filter(Boolean).join(" ")}`,
+    );
+  } else if (event.detailType === DetailType.checkDown) {
+    facts.push("Last good backup: none recorded");
+  }
+  const lastExportAt = str(d.lastExportAt);
+  if (lastExportAt) facts.push(`Last export: ${lastExportAt}`);
+  return facts;
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The text of an event. */
+export function describeEvent(event: KotsBackupEvent): EventText {
+  const d = event.detail;
+  const who = subjectOf(event);
+  const backup = str(d.backup);
+  const reasons = reasonsOf(event);
+  const error = str(d.error);
+  const phase = str(d.phase);
+  const backupName = backup ? `backup ${backup}` : "a backup";
+  let title: string;
+  let summary: string;
+  let tone: Tone = "neutral";
+  let facts = commonFacts(event);
+  let nextSteps: string[] = [];
+
+  switch (event.detailType) {
+    case DetailType.checkDown: {
+      tone = "bad";
+      const what = reasons.length ? reasons.map(reasonPhrase).join("; ") : "the check is down";
+      title = `DOWN ${who}: ${reasons.join(", ") || "down"}`;
+      summary = `kots-backup ${who} is DOWN: ${what}`;
+      nextSteps = stepsFor(reasons);
+      break;
+    }
+    case DetailType.checkUp: {
+      tone = "good";
+      const since = str(d.since);
+      const downFor = since ? formatDuration(since, event.time) : undefined;
+      title = `UP ${who}: recovered`;
+      summary = `kots-backup ${who} is UP again${downFor ? ` after ${downFor} down` : ""}`;
+      facts = facts.filter((f) => !f.startsWith("Since:"));
+      if (since) facts.unshift(`Down since: ${since}`);
+      break;
+    }
+    case DetailType.backupFailed: {
+      tone = "bad";
+      title = `Backup failed ${who}${backup ? `: ${backup}` : ""}`;
+      summary = `kots-backup ${who}: ${backupName} failed${phase ? ` (${phase})` : ""}${error ? `: ${error}` : ""}`;
+      nextSteps = stepsFor(["failed"]);
+      break;
+    }
+    case DetailType.exportFailed: {
+      tone = "bad";
+      title = `Export failed ${who}${backup ? `: ${backup}` : ""}`;
+      summary = `kots-backup ${who}: export of ${backup ?? "a backup"} failed${error ? `: ${error}` : ""}`;
+      nextSteps = stepsFor(reasons.includes("export-invalid") ? ["export-invalid"] : ["export-missing"]);
+      break;
+    }
+    case DetailType.backupStarted:
+      title = `Backup started ${who}${backup ? `: ${backup}` : ""}`;
+      summary = `kots-backup ${who}: ${backupName} started`;
+      break;
+    case DetailType.backupCompleted:
+      tone = "good";
+      title = `Backup completed ${who}${backup ? `: ${backup}` : ""}`;
+      summary = `kots-backup ${who}: ${backupName} completed${phase && phase !== "Completed" ? ` (${phase})` : ""}`;
+      break;
+    case DetailType.backupSkipped:
+      title = `Backup skipped ${who}`;
+      summary = `kots-backup ${who}: scheduled backup skipped${str(d.message) ? `: ${d.message}` : ""}`;
+      break;
+    case DetailType.exportCompleted:
+      tone = "good";
+      title = `Export completed ${who}${backup ? `: ${backup}` : ""}`;
+      summary = `kots-backup ${who}: export of ${backup ?? "a backup"} completed and verified`;
+      break;
+    default:
+      title = `${String(event.detailType)} ${who}`;
+      summary = `kots-backup ${who}: ${String(event.detailType)}`;
+  }
+
+  if (backup && event.detailType !== DetailType.checkDown) facts.unshift(`Backup: ${backup}`);
+  facts.unshift(`Cluster: ${d.cluster}${d.schedule ? `, schedule: ${d.schedule}` : ""}`);
+  const message = str(d.message);
+  if (message && !summary.includes(message)) facts.push(`Note: ${message}`);
+  return { title: clip(title, TITLE_MAX), summary, facts, nextSteps, tone };
+}
+
+/** Summary clipped to `max` characters (PagerDuty: 1,024). */
+export function summaryOf(event: KotsBackupEvent, max = 1024): string {
+  return clip(describeEvent(event).summary, max);
+}
+
+/** Plain multi-line text: summary, facts, next steps. For SNS/email and Slack's fallback. */
+export function plainText(event: KotsBackupEvent): string {
+  const t = describeEvent(event);
+  const lines = [t.summary, "", ...t.facts];
+  if (t.nextSteps.length) lines.push("", "Next step:", ...t.nextSteps.map((s) => `- ${s}`));
+  lines.push("", `Event: ${event.detailType} at ${event.time} (dedup key ${event.detail.dedupKey})`);
+  return lines.join("\n");
+}

@@ -1,0 +1,290 @@
+// Resolves a secret reference (contract.md §3) into a Secret:
+//   env:NAME                                  process environment variable NAME
+//   file:/abs/path                            file content (one trailing newline dropped)
+//   arn:aws:secretsmanager:<region>:<acct>:secret:<name>[#jsonKey]
+//                                             Secrets Manager GetSecretValue (AWSCURRENT), cached per
+//                                             process for `maxAgeMs`; with `#jsonKey` the secret
+//                                             must be a JSON object and the value is that key's
+//   sst:Name                                  `Resource.Name.value` of a linked `sst.Secret`
+// JSON keys are chosen in the reference (`#key`) rather than in a side option so that one config
+// string says everything; `#` cannot occur in a Secrets Manager ARN, so the split is unambiguous.
+// Errors name the kind and the variable, path or ARN (never the value) and say what to do.
+import { readFile } from "node:fs/promises";
+import { isAbsolute } from "node:path";
+import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { EnvironmentError, InputError } from "@kots-backup/core";
+import { Secret } from "./secret.ts";
+
+export type SecretRef =
+  | { kind: "env"; name: string }
+  | { kind: "file"; path: string }
+  | { kind: "arn"; arn: string; region: string; jsonKey?: string }
+  | { kind: "sst"; name: string };
+
+export interface ResolveSecretOptions {
+  /** Config path of the reference, for error messages, e.g. `alerts.pagerDuty.routingKey`. */
+  field?: string;
+  /** Environment to read `env:` references from (default `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** Secrets Manager client for a region (default: a new client for the ARN's region). */
+  secretsManager?: (region: string) => SecretsManagerClient;
+  /** How long a Secrets Manager value is reused within this process (default 5 minutes). */
+  maxAgeMs?: number;
+  /** Clock for the cache (default `Date.now`). */
+  now?: () => number;
+  /** Stand-in for SST's `Resource` proxy (default: lazily `import("sst")`). */
+  sstResource?: Record<string, unknown>;
+}
+
+export const SECRET_CACHE_MAX_AGE_MS = 5 * 60_000;
+
+const REF_FORMS = "env:NAME, file:/path, arn:aws:secretsmanager:…, or sst:Name";
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SST_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
+const SM_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)$/;
+
+/** Whether a string looks like a secret reference (otherwise it may be a pasted secret value). */
+export function isSecretRef(value: string): boolean {
+  return /^(env:|file:|arn:aws[a-z-]*:secretsmanager:|sst:)/.test(value);
+}
+
+/** Parses a reference. Never echoes an unrecognised input: it may be a pasted secret value. */
+export function parseSecretRef(ref: string, field?: string): SecretRef {
+  const where = field ? `${field}: ` : "";
+  const invalid = (what: string, fix: string) =>
+    new InputError("secret-ref-invalid", `${where}${what}`, { ...(field ? { field } : {}), fix });
+  if (ref.startsWith("env:")) {
+    const name = ref.slice(4);
+    if (!ENV_NAME.test(name)) throw invalid(`"${ref}" is not a valid env: reference`, "use env:NAME");
+    return { kind: "env", name };
+  }
+  if (ref.startsWith("file:")) {
+    let path = ref.slice(5);
+    if (path.startsWith("//")) path = path.slice(2); // file:///abs/path
+    if (!isAbsolute(path)) {
+      throw invalid(`file reference "${ref}" is not an absolute path`, "use file:/absolute/path");
+    }
+    return { kind: "file", path };
+  }
+  if (ref.startsWith("sst:")) {
+    const name = ref.slice(4);
+    if (!SST_NAME.test(name)) {
+      throw invalid(`"${ref}" is not a valid sst: reference`, "use sst:Name with the sst.Secret's name");
+    }
+    return { kind: "sst", name };
+  }
+  if (/^arn:aws[a-z-]*:secretsmanager:/.test(ref)) {
+    const hash = ref.indexOf("#");
+    const arn = hash === -1 ? ref : ref.slice(0, hash);
+    const jsonKey = hash === -1 ? undefined : ref.slice(hash + 1);
+    const match = SM_ARN.exec(arn);
+    if (!match || jsonKey === "") {
+      throw invalid(
+        `"${ref}" is not a Secrets Manager secret ARN`,
+        "use arn:aws:secretsmanager:<region>:<account>:secret:<name>, optionally followed by #jsonKey",
+      );
+    }
+    return { kind: "arn", arn, region: match[1]!, ...(jsonKey === undefined ? {} : { jsonKey }) };
+  }
+  throw invalid(
+    `the value is not a secret reference (${REF_FORMS}); plain secret values are not accepted`,
+    "store the secret in an environment variable, a file, Secrets Manager or an sst.Secret, and put its reference here",
+  );
+}
+
+/** Resolves a secret reference to its value. */
+export async function resolveSecret(ref: string, options: ResolveSecretOptions = {}): Promise<Secret> {
+  const parsed = parseSecretRef(ref, options.field);
+  const fieldOpt = options.field ? { field: options.field } : {};
+  const where = options.field ? `${options.field}: ` : "";
+  const missing = (what: string, fix: string, cause?: unknown) =>
+    new EnvironmentError("secret-missing", `${where}${what}`, {
+      ...fieldOpt,
+      fix,
+      ...(cause === undefined ? {} : { cause }),
+    });
+
+  switch (parsed.kind) {
+    case "env": {
+      const value = (options.env ?? process.env)[parsed.name];
+      if (value === undefined || value === "") {
+        throw missing(
+          `environment variable ${parsed.name} (from ${ref}) is not set or empty`,
+          `export ${parsed.name}=<value> in the environment kots-backup runs in`,
+        );
+      }
+      return new Secret(value, ref);
+    }
+    case "file": {
+      let text: string;
+      try {
+        text = await readFile(parsed.path, "utf8");
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? "error";
+        throw missing(
+          `cannot read secret file ${parsed.path} (${code})`,
+          code === "EACCES"
+            ? `let the user running kots-backup read ${parsed.path}`
+            : `create ${parsed.path} holding the secret, or fix the path`,
+        );
+      }
+      const value = text.replace(/\r?\n$/, "");
+      if (value === "")
+        throw missing(`secret file ${parsed.path} is empty`, `write the secret to ${parsed.path}`);
+      return new Secret(value, ref);
+    }
+    case "sst":
+      return new Secret(await readSstSecret(parsed.name, ref, options, missing), ref);
+    case "arn": {
+      const raw = await readSecretsManager(parsed.arn, parsed.region, options, where, fieldOpt);
+      if (parsed.jsonKey === undefined) return new Secret(raw, ref);
+      return new Secret(pickJsonKey(raw, parsed.arn, parsed.jsonKey, where, fieldOpt), ref);
+    }
+  }
+}
+
+/** Resolves several references at once (e.g. a channel's URL and its header tokens). */
+export async function resolveSecrets(
+  refs: Record<string, string>,
+  options: ResolveSecretOptions = {},
+): Promise<Record<string, Secret>> {
+  const entries = await Promise.all(
+    Object.entries(refs).map(async ([k, ref]) => [k, await resolveSecret(ref, options)] as const),
+  );
+  return Object.fromEntries(entries);
+}
+
+type MissingFactory = (what: string, fix: string, cause?: unknown) => EnvironmentError;
+
+async function readSstSecret(
+  name: string,
+  ref: string,
+  options: ResolveSecretOptions,
+  missing: MissingFactory,
+): Promise<string> {
+  const fix = `link it to the function in sst.config.ts (link: [${name}]) and set it with \`sst secret set ${name} <value>\``;
+  let resource = options.sstResource;
+  if (!resource) {
+    // Lazy: the CLI never loads SST's resource proxy unless a config uses sst: references.
+    const sst = (await import("sst")) as unknown as { Resource: Record<string, unknown> };
+    resource = sst.Resource;
+  }
+  let entry: unknown;
+  try {
+    entry = resource[name];
+  } catch {
+    // SST throws `"Name" is not linked…` or "SST links are not active"; say it our way.
+    throw missing(`SST secret ${name} (from ${ref}) is not linked`, fix);
+  }
+  const value = (entry as { value?: unknown } | undefined)?.value;
+  if (typeof value !== "string" || value === "") {
+    throw missing(`SST resource ${name} (from ${ref}) has no secret value`, fix);
+  }
+  return value;
+}
+
+interface CacheEntry {
+  expiresAt: number;
+  value: Promise<string>;
+}
+const smCache = new Map<string, CacheEntry>();
+
+/** Forgets cached Secrets Manager values (tests, or after a rotation). */
+export function clearSecretCache(): void {
+  smCache.clear();
+}
+
+async function readSecretsManager(
+  arn: string,
+  region: string,
+  options: ResolveSecretOptions,
+  where: string,
+  fieldOpt: { field?: string },
+): Promise<string> {
+  const now = (options.now ?? Date.now)();
+  const cached = smCache.get(arn);
+  if (cached && cached.expiresAt > now) return cached.value;
+  const value = fetchSecretsManager(arn, region, options, where, fieldOpt);
+  const entry = { expiresAt: now + (options.maxAgeMs ?? SECRET_CACHE_MAX_AGE_MS), value };
+  smCache.set(arn, entry);
+  // Failures are not cached: the next call asks again.
+  value.catch(() => {
+    if (smCache.get(arn) === entry) smCache.delete(arn);
+  });
+  return value;
+}
+
+async function fetchSecretsManager(
+  arn: string,
+  region: string,
+  options: ResolveSecretOptions,
+  where: string,
+  fieldOpt: { field?: string },
+): Promise<string> {
+  const client = options.secretsManager?.(region) ?? new SecretsManagerClient({ region });
+  let out: { SecretString?: string; SecretBinary?: Uint8Array };
+  try {
+    out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  } catch (error) {
+    const name = (error as { name?: string }).name ?? "Error";
+    if (name === "ResourceNotFoundException") {
+      throw new EnvironmentError("secret-missing", `${where}Secrets Manager secret ${arn} does not exist`, {
+        ...fieldOpt,
+        fix: "create the secret (with a current value) or correct the ARN",
+      });
+    }
+    if (name === "AccessDeniedException" || name === "AccessDenied") {
+      throw new EnvironmentError("secret-access-denied", `${where}access denied reading ${arn}`, {
+        ...fieldOpt,
+        fix: `allow secretsmanager:GetSecretValue on ${arn} (and kms:Decrypt on its key) for kots-backup's role`,
+      });
+    }
+    throw new EnvironmentError(
+      "secret-unavailable",
+      `${where}cannot read ${arn} from Secrets Manager (${name})`,
+      {
+        ...fieldOpt,
+        fix: `check network access to Secrets Manager in ${region} and the credentials kots-backup runs with`,
+      },
+    );
+  }
+  const value =
+    out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString("utf8") : undefined);
+  if (value === undefined || value === "") {
+    throw new EnvironmentError("secret-missing", `${where}Secrets Manager secret ${arn} has no value`, {
+      ...fieldOpt,
+      fix: "put a value in the secret (aws secretsmanager put-secret-value)",
+    });
+  }
+  return value;
+}
+
+function pickJsonKey(
+  raw: string,
+  arn: string,
+  key: string,
+  where: string,
+  fieldOpt: { field?: string },
+): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new EnvironmentError(
+      "secret-json-key-missing",
+      `${where}Secrets Manager secret ${arn} is not a JSON object, so #${key} cannot be read`,
+      { ...fieldOpt, fix: `store a JSON object with a "${key}" key, or drop #${key} from the reference` },
+    );
+  }
+  const value = (parsed as Record<string, unknown>)[key];
+  if (typeof value === "string" && value !== "") return value;
+  if (typeof value === "number") return String(value);
+  throw new EnvironmentError(
+    "secret-json-key-missing",
+    `${where}Secrets Manager secret ${arn} has no non-empty string key "${key}"`,
+    { ...fieldOpt, fix: `add "${key}" to the secret's JSON, or fix the key after # in the reference` },
+  );
+}

@@ -1,0 +1,204 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { inspect } from "node:util";
+import {
+  CreateSecretCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import { EnvironmentError, InputError } from "@kots-backup/core";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  clearSecretCache,
+  parseSecretRef,
+  resolveSecret,
+} from "../../packages/adapters/src/secrets/resolve.ts";
+import { REDACTED, redact, Secret } from "../../packages/adapters/src/secrets/secret.ts";
+import { describeWithMoto, motoClientConfig } from "../support/peers.ts";
+
+// SST reads links from SST_RESOURCE_<Name> on its first access in the process; set it up front.
+process.env.SST_RESOURCE_KbAlertsToken = JSON.stringify({
+  type: "sst.sst.Secret",
+  value: "sst-token-value-123",
+});
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("Secret", () => {
+  const secret = new Secret("hunter2-very-secret", "env:PD_KEY");
+
+  it("prints [redacted] however it is turned into text", () => {
+    expect(String(secret)).toBe(REDACTED);
+    expect(`${secret}`).toBe(REDACTED);
+    expect(JSON.stringify({ key: secret })).toBe(`{"key":"${REDACTED}"}`);
+    expect(inspect(secret)).not.toContain("hunter2");
+    expect(inspect({ nested: { secret } }, { depth: 5, showHidden: true })).not.toContain("hunter2");
+    expect(secret.reveal()).toBe("hunter2-very-secret");
+    expect(inspect(secret)).toContain("env:PD_KEY");
+  });
+});
+
+describe("redact", () => {
+  it("replaces every known value, its URL-encoded and JSON-escaped forms", () => {
+    const url = "https://hooks.example.com/services/T0/B0/abc?x=1&y=2";
+    const text = `a ${url} b ${encodeURIComponent(url)} c ${JSON.stringify(url).replaceAll("/", "\\/")} d ${url}`;
+    const out = redact(text, [new Secret(url), "tok-123456"]);
+    expect(out).toBe(`a ${REDACTED} b ${REDACTED} c "${REDACTED}" d ${REDACTED}`);
+  });
+
+  it("replaces the longer of two overlapping values whole, and ignores very short values", () => {
+    expect(redact("key abcdef-ghij", ["abcdef", "abcdef-ghij", "k"])).toBe(`key ${REDACTED}`);
+    expect(redact("nothing here", [undefined, ""])).toBe("nothing here");
+  });
+});
+
+describe("parseSecretRef", () => {
+  it("parses the four kinds", () => {
+    expect(parseSecretRef("env:PD_KEY")).toEqual({ kind: "env", name: "PD_KEY" });
+    expect(parseSecretRef("file:/run/secrets/pd")).toEqual({ kind: "file", path: "/run/secrets/pd" });
+    expect(parseSecretRef("file:///run/secrets/pd")).toEqual({ kind: "file", path: "/run/secrets/pd" });
+    expect(parseSecretRef("sst:PagerDutyKey")).toEqual({ kind: "sst", name: "PagerDutyKey" });
+    expect(
+      parseSecretRef("arn:aws:secretsmanager:eu-west-1:123456789012:secret:kb/pd-AbCdEf#routingKey"),
+    ).toEqual({
+      kind: "arn",
+      arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kb/pd-AbCdEf",
+      region: "eu-west-1",
+      jsonKey: "routingKey",
+    });
+  });
+
+  it("rejects a plain value without echoing it, naming the field", () => {
+    const error = (() => {
+      try {
+        parseSecretRef("https://hooks.slack.com/services/T000/B000/XXXXSECRET", "alerts.slack.webhookUrl");
+      } catch (e) {
+        return e as InputError;
+      }
+      throw new Error("expected a throw");
+    })();
+    expect(error).toBeInstanceOf(InputError);
+    expect(error.code).toBe("secret-ref-invalid");
+    expect(error.field).toBe("alerts.slack.webhookUrl");
+    expect(error.message).toContain("alerts.slack.webhookUrl");
+    expect(error.message).not.toContain("XXXXSECRET");
+    expect(error.fix).toBeTruthy();
+  });
+
+  it("rejects a relative file path and a malformed ARN", () => {
+    expect(() => parseSecretRef("file:secrets/pd")).toThrow(/absolute/);
+    expect(() => parseSecretRef("arn:aws:secretsmanager:us-east-1:123:secret:x")).toThrow(InputError);
+    expect(() => parseSecretRef("arn:aws:secretsmanager:us-east-1:123456789012:secret:x#")).toThrow(
+      InputError,
+    );
+  });
+});
+
+describe("resolveSecret: env, file, sst", () => {
+  it("reads an environment variable", async () => {
+    const secret = await resolveSecret("env:KB_TEST_TOKEN", { env: { KB_TEST_TOKEN: "tok-abcdef" } });
+    expect(secret.reveal()).toBe("tok-abcdef");
+    expect(secret.source).toBe("env:KB_TEST_TOKEN");
+  });
+
+  it("names the missing variable and the fix", async () => {
+    const error = (await rejection(
+      resolveSecret("env:KB_NOT_SET", { env: {}, field: "alerts.pagerDuty.routingKey" }),
+    )) as EnvironmentError;
+    expect(error).toBeInstanceOf(EnvironmentError);
+    expect(error.code).toBe("secret-missing");
+    expect(error.message).toContain("KB_NOT_SET");
+    expect(error.message).toContain("alerts.pagerDuty.routingKey");
+    expect(error.fix).toContain("export KB_NOT_SET=");
+  });
+
+  it("reads a file and drops one trailing newline", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kb-secret-"));
+    const path = join(dir, "token");
+    writeFileSync(path, "file-token-value\n");
+    expect((await resolveSecret(`file:${path}`)).reveal()).toBe("file-token-value");
+  });
+
+  it("names the missing file", async () => {
+    const error = (await rejection(resolveSecret("file:/nonexistent/kb/token"))) as EnvironmentError;
+    expect(error.code).toBe("secret-missing");
+    expect(error.message).toContain("/nonexistent/kb/token");
+    expect(error.message).toContain("ENOENT");
+  });
+
+  it("reads Resource.Name.value of a linked sst.Secret", async () => {
+    expect((await resolveSecret("sst:KbAlertsToken")).reveal()).toBe("sst-token-value-123");
+  });
+
+  it("says an unlinked sst secret is not linked, and how to link it", async () => {
+    const error = (await rejection(resolveSecret("sst:KbNotLinked"))) as EnvironmentError;
+    expect(error.code).toBe("secret-missing");
+    expect(error.message).toContain("KbNotLinked");
+    expect(error.fix).toContain("sst secret set KbNotLinked");
+  });
+});
+
+describeWithMoto("resolveSecret: Secrets Manager (moto)", () => {
+  let client: SecretsManagerClient;
+  const secretsManager = () => client;
+  let n = 0;
+  const uniqueName = () => `kb-test/${process.pid}-${Date.now().toString(36)}-${++n}`;
+
+  beforeAll(() => {
+    client = new SecretsManagerClient(motoClientConfig());
+  });
+  afterEach(() => clearSecretCache());
+
+  async function create(value: string): Promise<string> {
+    const out = await client.send(new CreateSecretCommand({ Name: uniqueName(), SecretString: value }));
+    return out.ARN!;
+  }
+
+  it("resolves a plain secret by ARN", async () => {
+    const arn = await create("sm-plain-value");
+    expect((await resolveSecret(arn, { secretsManager })).reveal()).toBe("sm-plain-value");
+  });
+
+  it("resolves a key of a JSON secret with #key", async () => {
+    const arn = await create(JSON.stringify({ routingKey: "a".repeat(32), other: "x" }));
+    expect((await resolveSecret(`${arn}#routingKey`, { secretsManager })).reveal()).toBe("a".repeat(32));
+  });
+
+  it("names the ARN and the key when the JSON key is missing, without printing the secret", async () => {
+    const arn = await create(JSON.stringify({ other: "json-secret-content" }));
+    const error = (await rejection(
+      resolveSecret(`${arn}#routingKey`, { secretsManager }),
+    )) as EnvironmentError;
+    expect(error.code).toBe("secret-json-key-missing");
+    expect(error.message).toContain(arn);
+    expect(error.message).toContain("routingKey");
+    expect(error.message).not.toContain("json-secret-content");
+  });
+
+  it("names a secret that does not exist", async () => {
+    const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kb-test/absent-AbCdEf";
+    const error = (await rejection(resolveSecret(arn, { secretsManager }))) as EnvironmentError;
+    expect(error.code).toBe("secret-missing");
+    expect(error.message).toContain(arn);
+  });
+
+  it("reuses a value for maxAgeMs, then reads the new one", async () => {
+    const arn = await create("version-one");
+    let clock = 1_000_000;
+    const opts = { secretsManager, maxAgeMs: 60_000, now: () => clock };
+    expect((await resolveSecret(arn, opts)).reveal()).toBe("version-one");
+    await client.send(new PutSecretValueCommand({ SecretId: arn, SecretString: "version-two" }));
+    clock += 59_000;
+    expect((await resolveSecret(arn, opts)).reveal()).toBe("version-one");
+    clock += 2_000;
+    expect((await resolveSecret(arn, opts)).reveal()).toBe("version-two");
+  });
+});
