@@ -34,3 +34,46 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   setTags(key: string, tags: Record<string, string>): Promise<void>;
 }
+
+// --- The cluster port (issue #4): what the backup use cases need from Kubernetes + kotsadm. -------
+// Implemented by adapters/src/kube/cluster.ts (the real thing, over client-node and a port-forward).
+
+/** An app managed by kotsadm (`GET /api/v1/apps`). */
+export interface ClusterApp {
+  id: string;
+  slug: string;
+  name?: string;
+}
+
+/** A backup request as kotsadm's API takes it. */
+export interface ClusterBackupRequest {
+  type: "full" | "partial";
+  /** App slug, for `partial`. */
+  app?: string;
+}
+
+export interface FollowBackupOptions {
+  timeoutMs: number;
+  onUpdate?: (backup: import("./velero.ts").VeleroBackup) => void;
+  signal?: AbortSignal;
+}
+
+export interface KotsCluster {
+  /** `cluster.name`, for events and messages. */
+  readonly name: string;
+  /** The kotsadm namespace (config, else the context's, else `default`). */
+  readonly kotsadmNamespace: string;
+  listApps(): Promise<ClusterApp[]>;
+  /** Every Velero Backup in Velero's namespace (paginated underneath). */
+  listBackups(): Promise<import("./velero.ts").VeleroBackup[]>;
+  getBackup(name: string): Promise<import("./velero.ts").VeleroBackup | undefined>;
+  /**
+   * Asks kotsadm for a backup, exactly once (never retried here). Resolves to the Backup's name when
+   * kotsadm said it (full backups). Throws an error with `uncertain: true` when the outcome is unknown
+   * (dropped connection, 5xx): the Backup may exist; the caller looks before asking again.
+   */
+  requestBackup(request: ClusterBackupRequest): Promise<{ name?: string }>;
+  /** Follows a Backup until its phase is terminal; EnvironmentError `timeout` when `timeoutMs` passes. */
+  followBackup(name: string, options: FollowBackupOptions): Promise<import("./velero.ts").VeleroBackup>;
+  close(): Promise<void>;
+}

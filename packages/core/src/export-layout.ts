@@ -1,0 +1,176 @@
+// The ONE module that knows the keys under the export destination's prefix `<p>` (contract §6).
+// Keys returned here are relative to `<p>`; the object store adds the prefix.
+//   velero/                       a valid Velero BSL: only the six folders Velero allows at its top
+//     backups/<name>/…            same keys as the source BSL
+//     kopia/…, restic/…           file-system-backup repositories (full scope)
+//   manifests/<name>.json         written last, after every object verified
+//   config/<app>/<name>.tar.gz    KOTS config after an export; manual-<YYYYMMDDTHHMMSSZ>.tar.gz by hand
+//   state/claims|alerts|silences  kots-backup's own state
+// Anchor: velero pkg/persistence/object_store_layout.go and IsValid in object_store.go.
+import { z } from "zod";
+import { InputError } from "./errors.ts";
+
+export const VELERO_ROOT = "velero/";
+export const MANIFESTS_ROOT = "manifests/";
+export const CONFIG_ROOT = "config/";
+export const STATE_ROOT = "state/";
+
+/** The only top-level folders Velero accepts in a BSL; any other makes the location Unavailable. */
+export const VELERO_TOP_LEVEL = ["backups", "restores", "restic", "kopia", "metadata", "plugins"] as const;
+export type VeleroTopLevel = (typeof VELERO_TOP_LEVEL)[number];
+
+/** Folders holding live file-system-backup repositories: never tiered, never expired by age. */
+export const REPOSITORY_FOLDERS = ["kopia", "restic"] as const satisfies readonly VeleroTopLevel[];
+
+export function isValidVeleroTopLevel(folder: string): folder is VeleroTopLevel {
+  return (VELERO_TOP_LEVEL as readonly string[]).includes(folder);
+}
+
+/** The top-level folder of a key under `velero/`, or undefined for keys outside it. */
+export function veleroTopLevelOf(key: string): string | undefined {
+  if (!key.startsWith(VELERO_ROOT)) return undefined;
+  return key.slice(VELERO_ROOT.length).split("/")[0];
+}
+
+/** True when writing `key` keeps `velero/` a valid BSL (keys outside `velero/` are always fine). */
+export function isAllowedKey(key: string): boolean {
+  const folder = veleroTopLevelOf(key);
+  return (
+    folder === undefined ||
+    (isValidVeleroTopLevel(folder) && key.length > VELERO_ROOT.length + folder.length + 1)
+  );
+}
+
+const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const SLUG = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+function checked(value: string, pattern: RegExp, what: string): string {
+  if (!pattern.test(value) || value.includes("..")) {
+    throw new InputError("invalid-name", `"${value}" is not a valid ${what}`, {
+      field: what,
+      fix: `use the ${what} exactly as Kubernetes or KOTS shows it (lower-case letters, digits, - and .)`,
+    });
+  }
+  return value;
+}
+
+/** `velero/backups/<name>/`: where a backup's objects live, as in the source BSL. */
+export function veleroBackupPrefix(name: string): string {
+  return `${VELERO_ROOT}backups/${checked(name, NAME, "backup name")}/`;
+}
+
+/** Keys Velero writes for backup `name` (velero pkg/persistence/object_store_layout.go); some are optional. */
+export function veleroBackupKeys(name: string): {
+  metadata: string;
+  contents: string;
+  log: string;
+  results: string;
+  resourceList: string;
+} {
+  const prefix = veleroBackupPrefix(name);
+  return {
+    metadata: `${prefix}velero-backup.json`,
+    contents: `${prefix}${name}.tar.gz`,
+    log: `${prefix}${name}-logs.gz`,
+    results: `${prefix}${name}-results.gz`,
+    resourceList: `${prefix}${name}-resource-list.json.gz`,
+  };
+}
+
+/** `manifests/<name>.json`: the export's manifest, written last. */
+export function manifestKey(name: string): string {
+  return `${MANIFESTS_ROOT}${checked(name, NAME, "backup name")}.json`;
+}
+
+/** The backup name of a manifest key, or undefined for any other key. */
+export function backupNameOfManifestKey(key: string): string | undefined {
+  const match = /^manifests\/([^/]+)\.json$/.exec(key);
+  return match?.[1];
+}
+
+/** `config/<app>/<backup>.tar.gz`: the app's KOTS config saved after exporting `backup`. */
+export function configKey(app: string, backupName: string): string {
+  return `${CONFIG_ROOT}${checked(app, SLUG, "app slug")}/${checked(backupName, NAME, "backup name")}.tar.gz`;
+}
+
+/** `config/<app>/manual-YYYYMMDDTHHMMSSZ.tar.gz`: a `config-download` at `time`. */
+export function manualConfigKey(app: string, time: Date): string {
+  const stamp = time
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
+  return `${CONFIG_ROOT}${checked(app, SLUG, "app slug")}/manual-${stamp}.tar.gz`;
+}
+
+/** `state/claims/<schedule>/<slot>.json`; the slot as RFC 3339 UTC without milliseconds. */
+export function claimKey(schedule: string, slot: Date): string {
+  return `${STATE_ROOT}claims/${checked(schedule, SLUG, "schedule name")}/${slot.toISOString().replace(/\.\d{3}Z$/, "Z")}.json`;
+}
+
+export function claimsPrefix(schedule: string): string {
+  return `${STATE_ROOT}claims/${checked(schedule, SLUG, "schedule name")}/`;
+}
+
+export function alertStateKey(schedule: string): string {
+  return `${STATE_ROOT}alerts/${checked(schedule, SLUG, "schedule name")}.json`;
+}
+
+export function silenceKey(schedule: string): string {
+  return `${STATE_ROOT}silences/${checked(schedule, SLUG, "schedule name")}.json`;
+}
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { message: "must be a hex SHA-256" });
+const time = z.iso.datetime({ offset: true });
+
+export const ManifestObjectSchema = z.strictObject({
+  /** Key relative to `<p>`, e.g. `velero/backups/instance-abcde/velero-backup.json`. */
+  key: z.string().min(1),
+  size: z.number().int().min(0),
+  sha256,
+});
+
+/** `manifests/<name>.json`: what was exported and verified. */
+export const ExportManifestSchema = z.strictObject({
+  formatVersion: z.literal(1),
+  backup: z.string().min(1),
+  type: z.enum(["full", "partial"]),
+  app: z.string().optional(),
+  scope: z.enum(["full", "manifests"]),
+  /** In manifests scope volume data is absent: the copy restores resources only. */
+  volumeData: z.enum(["included", "absent"]),
+  source: z.strictObject({
+    cluster: z.string().min(1),
+    veleroNamespace: z.string().optional(),
+    bsl: z.string().optional(),
+    /** `s3://bucket/prefix` of the source BSL, when known. */
+    location: z.string().optional(),
+  }),
+  phase: z.string().min(1),
+  /** True when a PartiallyFailed backup was exported on purpose (`--include-partially-failed`). */
+  partiallyFailed: z.boolean(),
+  requestedAt: time.optional(),
+  startedAt: time.optional(),
+  completedAt: time.optional(),
+  exportStartedAt: time,
+  exportedAt: time,
+  objects: z.array(ManifestObjectSchema),
+  totals: z.strictObject({ objects: z.number().int().min(0), bytes: z.number().int().min(0) }),
+});
+export type ExportManifest = z.infer<typeof ExportManifestSchema>;
+export type ManifestObject = z.infer<typeof ManifestObjectSchema>;
+
+/** Parses a manifest read from the destination; throws InputError `invalid-manifest` naming the field. */
+export function parseManifest(input: unknown): ExportManifest {
+  const result = ExportManifestSchema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue?.path.map(String).join(".") ?? "";
+  throw new InputError(
+    "invalid-manifest",
+    `export manifest ${field || "document"}: ${issue?.message ?? "invalid"}`,
+    {
+      field,
+      fix: "re-export the backup; a manifest is only written after every object verified",
+    },
+  );
+}

@@ -1,0 +1,304 @@
+// Freshness checks (`verify`): one check per schedule, a pure function of the facts and `now`,
+// modelled on healthchecks.io's period + grace.
+//
+// Definitions (all instants UTC; "at" an instant means that instant is included):
+// - matching backup: same type as the schedule (and same app for partial), whoever started it:
+//   kots-backup, kotsadm's own scheduler or a person. Backups being deleted are ignored.
+// - attempt: a matching backup, dated by its request time (`kots.io/snapshot-requested`).
+// - an attempt requested at r covers every slot ≤ r + SLOT_TOLERANCE (clock skew between the cluster
+//   and the scheduler); so the newest attempt covers every slot before it.
+// - expected slot (`graceStart`): the first slot after max(newest attempt's r + tolerance, firstSeenAt).
+//   Slots follow the EventBridge DST rule (schedule.ts). Slots before the schedule was first seen are
+//   never expected, and nothing is caught up: a missed slot stays missed until a later attempt.
+// - down after (`expectedBy`): expected slot + grace. From that instant on the check is down: `missed`.
+// - state: `paused` if paused; else `down` if any reason is active; else `grace` if the expected slot
+//   has passed (a backup is due, within grace) or a cluster/BSL problem is within its grace; else `new`
+//   if no attempt exists and no slot has come since first seen; else `up`.
+import { type BackupSummary, BackupType } from "./backups.ts";
+import { lastSlotAtOrBefore, nextSlotAfter } from "./schedule.ts";
+import type { SlotClaim } from "./state.ts";
+import { isTerminalPhase, KotsStatus } from "./velero.ts";
+
+export const CheckState = {
+  /** No slot has come since the schedule was first seen, and no backup exists yet. */
+  new: "new",
+  /** The newest slot is covered, or none is due yet. */
+  up: "up",
+  /** A slot (or a cluster/BSL problem) is past due but within grace: nobody is paged yet. */
+  grace: "grace",
+  /** Something is wrong past its grace; `reasons` says what. */
+  down: "down",
+  /** `paused: true` in the config: not evaluated. */
+  paused: "paused",
+} as const;
+export type CheckState = (typeof CheckState)[keyof typeof CheckState];
+
+export const CheckReason = {
+  /** No backup was requested for a slot by the end of its grace. */
+  missed: "missed",
+  /** The newest attempt ended Failed, PartiallyFailed or FailedValidation (down at once). */
+  failed: "failed",
+  /** A backup has been running or queued longer than `maxDuration` since it started (or was requested). */
+  stuck: "stuck",
+  /** The newest successful backup was not exported within `exportGrace` of its completion. */
+  exportMissing: "export-missing",
+  /** The newest successful backup's export exists but did not verify (down at once). */
+  exportInvalid: "export-invalid",
+  /** No matching backup ever completed; reported alongside the reason that made the check down. */
+  neverSucceeded: "never-succeeded",
+  /** Velero's default BackupStorageLocation is Unavailable (down once grace passed). */
+  bslUnavailable: "bsl-unavailable",
+  /** The cluster could not be reached, so backups are unknown (down once grace passed). */
+  clusterUnreachable: "cluster-unreachable",
+} as const;
+export type CheckReason = (typeof CheckReason)[keyof typeof CheckReason];
+
+/** A backup requested up to this long before a slot still covers it (cluster vs scheduler clock skew). */
+export const SLOT_TOLERANCE_MS = 60_000;
+
+/** The schedule fields a check needs (a `ScheduleConfig` fits; durations in ms). */
+export interface CheckSchedule {
+  name: string;
+  cron: string;
+  timezone?: string;
+  type: BackupType;
+  app?: string;
+  grace: number;
+  maxDuration: number;
+  export: boolean;
+  exportGrace: number;
+  paused: boolean;
+}
+
+/** An export of one backup, as read from the destination's manifests. */
+export interface ExportRecord {
+  backup: string;
+  /** RFC 3339 UTC: when the manifest was written (the export had verified). */
+  exportedAt: string;
+  /** False when a later verification found objects missing or changed. */
+  verified: boolean;
+}
+
+export interface FreshnessInput {
+  schedules: readonly CheckSchedule[];
+  backups: readonly BackupSummary[];
+  exports?: readonly ExportRecord[];
+  claims?: readonly SlotClaim[];
+  /** When each schedule was first seen (persisted state). Fallback: its earliest claim, else `now`. */
+  firstSeenAt?: Readonly<Record<string, string>>;
+  /** Velero's default BSL phase is Available; undefined when unknown. */
+  bslAvailable?: boolean;
+  /** When the BSL was first seen Unavailable in this episode; default `now`. */
+  bslUnavailableSince?: Date;
+  clusterReachable: boolean;
+  /** When the cluster was first found unreachable in this episode; default `now`. */
+  clusterUnreachableSince?: Date;
+  now: Date;
+}
+
+export interface CheckResult {
+  name: string;
+  state: CheckState;
+  reasons: CheckReason[];
+  /** RFC 3339 UTC: when the current down or grace period (or, for `new`, the check) began. */
+  since?: string;
+  lastSuccessAt?: string;
+  lastAttemptAt?: string;
+  /** RFC 3339 UTC: the next backup must be requested by then, else the check goes down. */
+  expectedBy?: string;
+  lastExportAt?: string;
+}
+
+const ms = (text: string | undefined) => (text === undefined ? Number.NaN : Date.parse(text));
+const toIso = (t: number) => new Date(t).toISOString().replace(".000Z", "Z");
+
+/** A backup counts for a schedule when its type (and app) match; who started it does not matter. */
+export function matchesSchedule(
+  backup: BackupSummary,
+  schedule: Pick<CheckSchedule, "type" | "app">,
+): boolean {
+  if (backup.status === KotsStatus.Deleting || backup.type !== schedule.type) return false;
+  return schedule.type === BackupType.full || backup.app === schedule.app;
+}
+
+/** When an attempt was made: its request time, else its start or completion. */
+export function attemptTime(backup: BackupSummary): number {
+  for (const t of [backup.requestedAt, backup.startedAt, backup.completedAt]) {
+    const value = ms(t);
+    if (!Number.isNaN(value)) return value;
+  }
+  return Number.NaN;
+}
+
+function firstSeenOf(schedule: CheckSchedule, input: FreshnessInput): number {
+  const explicit = ms(input.firstSeenAt?.[schedule.name]);
+  if (!Number.isNaN(explicit)) return explicit;
+  const claims = (input.claims ?? []).filter((c) => c.schedule === schedule.name).map((c) => ms(c.claimedAt));
+  const earliest = Math.min(...claims.filter((t) => !Number.isNaN(t)));
+  return Number.isFinite(earliest) ? earliest : input.now.getTime();
+}
+
+/**
+ * The expected slot: the first slot after both the newest attempt (plus tolerance) and the moment the
+ * schedule was first seen. Undefined only for a cron that never fires again.
+ */
+export function expectedSlot(
+  schedule: CheckSchedule,
+  newestAttemptAt: number | undefined,
+  firstSeenAt: number,
+): Date | undefined {
+  const coveredUntil =
+    newestAttemptAt === undefined ? Number.NEGATIVE_INFINITY : newestAttemptAt + SLOT_TOLERANCE_MS;
+  return nextSlotAfter(schedule, new Date(Math.max(coveredUntil, firstSeenAt)));
+}
+
+/** The instant the check goes down for `missed`: expected slot + grace (inclusive). */
+export function goingDownAfter(schedule: CheckSchedule, slot: Date | undefined): number | undefined {
+  return slot === undefined ? undefined : slot.getTime() + schedule.grace;
+}
+
+/** The latest slot whose grace has ended at `now`: the slot a healthy schedule must have covered. */
+export function lastDueSlot(schedule: CheckSchedule, now: Date): Date | undefined {
+  return lastSlotAtOrBefore(schedule, new Date(now.getTime() - schedule.grace));
+}
+
+interface Finding {
+  reason: CheckReason;
+  /** When this finding makes the check down (≤ now: active; > now: pending, the check is in grace). */
+  downAt: number;
+}
+
+function backupFindings(
+  schedule: CheckSchedule,
+  attempts: BackupSummary[],
+  now: number,
+  downAfter: number | undefined,
+): Finding[] {
+  const findings: Finding[] = [];
+  const newest = attempts[0];
+  if (downAfter !== undefined && now >= downAfter)
+    findings.push({ reason: CheckReason.missed, downAt: downAfter });
+  if (newest && newest.status === KotsStatus.Failed && isTerminalPhase(newest.phase)) {
+    const at = ms(newest.completedAt);
+    findings.push({ reason: CheckReason.failed, downAt: Number.isNaN(at) ? attemptTime(newest) : at });
+  }
+  const stuckAt = attempts
+    .filter((b) => !isTerminalPhase(b.phase))
+    .map((b) => {
+      const started = ms(b.startedAt);
+      return (Number.isNaN(started) ? attemptTime(b) : started) + schedule.maxDuration;
+    })
+    .filter((t) => now >= t);
+  if (stuckAt.length > 0) findings.push({ reason: CheckReason.stuck, downAt: Math.min(...stuckAt) });
+  return findings;
+}
+
+function exportFindings(
+  schedule: CheckSchedule,
+  lastSuccess: BackupSummary | undefined,
+  exports: readonly ExportRecord[],
+  now: number,
+): Finding[] {
+  if (!schedule.export || !lastSuccess) return [];
+  const records = exports.filter((e) => e.backup === lastSuccess.name);
+  if (records.some((e) => e.verified)) return [];
+  if (records.length > 0) {
+    return [
+      {
+        reason: CheckReason.exportInvalid,
+        downAt: Math.min(now, ...records.map((e) => ms(e.exportedAt)).filter((t) => !Number.isNaN(t))),
+      },
+    ];
+  }
+  const due = ms(lastSuccess.completedAt) + schedule.exportGrace;
+  return Number.isNaN(due) || now < due ? [] : [{ reason: CheckReason.exportMissing, downAt: due }];
+}
+
+function environmentFindings(schedule: CheckSchedule, input: FreshnessInput): Finding[] {
+  const now = input.now.getTime();
+  if (!input.clusterReachable) {
+    const since = input.clusterUnreachableSince?.getTime() ?? now;
+    return [{ reason: CheckReason.clusterUnreachable, downAt: since + schedule.grace }];
+  }
+  if (input.bslAvailable === false) {
+    const since = input.bslUnavailableSince?.getTime() ?? now;
+    return [{ reason: CheckReason.bslUnavailable, downAt: since + schedule.grace }];
+  }
+  return [];
+}
+
+/** Evaluates one schedule's check. */
+export function evaluateCheck(schedule: CheckSchedule, input: FreshnessInput): CheckResult {
+  const now = input.now.getTime();
+  const attempts = input.backups
+    .filter((b) => matchesSchedule(b, schedule) && !Number.isNaN(attemptTime(b)))
+    .sort((a, b) => attemptTime(b) - attemptTime(a));
+  const successes = attempts
+    .filter((b) => b.status === KotsStatus.Completed && !Number.isNaN(ms(b.completedAt)))
+    .sort((a, b) => ms(b.completedAt) - ms(a.completedAt));
+  const lastSuccess = successes[0];
+  const names = new Set(attempts.map((b) => b.name));
+  const exports = input.exports ?? [];
+  const verifiedExports = exports
+    .filter((e) => e.verified && names.has(e.backup))
+    .map((e) => ms(e.exportedAt));
+  const result: CheckResult = { name: schedule.name, state: CheckState.up, reasons: [] };
+  if (lastSuccess?.completedAt) result.lastSuccessAt = lastSuccess.completedAt;
+  if (attempts[0]) result.lastAttemptAt = toIso(attemptTime(attempts[0]));
+  if (verifiedExports.length > 0) result.lastExportAt = toIso(Math.max(...verifiedExports));
+  if (schedule.paused) return { ...result, state: CheckState.paused };
+
+  const firstSeen = firstSeenOf(schedule, input);
+  const newest = attempts[0] ? attemptTime(attempts[0]) : undefined;
+  const slot = expectedSlot(schedule, newest, firstSeen);
+  const downAfter = goingDownAfter(schedule, slot);
+  if (downAfter !== undefined) result.expectedBy = toIso(downAfter);
+
+  // Without the cluster the backups are unknown: only the environment finding is reported.
+  const findings = [
+    ...environmentFindings(schedule, input),
+    ...(input.clusterReachable
+      ? [
+          ...backupFindings(schedule, attempts, now, downAfter),
+          ...exportFindings(schedule, lastSuccess, exports, now),
+        ]
+      : []),
+  ];
+  const active = findings.filter((f) => f.downAt <= now);
+  if (active.length > 0) {
+    const reasons = findings.map((f) => f.reason);
+    if (input.clusterReachable && !lastSuccess) reasons.push(CheckReason.neverSucceeded);
+    return {
+      ...result,
+      state: CheckState.down,
+      reasons,
+      since: toIso(Math.min(...active.map((f) => f.downAt))),
+    };
+  }
+  if (findings.length > 0) {
+    const since =
+      findings[0]?.reason === CheckReason.clusterUnreachable
+        ? input.clusterUnreachableSince
+        : input.bslUnavailableSince;
+    return {
+      ...result,
+      state: CheckState.grace,
+      reasons: findings.map((f) => f.reason),
+      since: toIso(since?.getTime() ?? now),
+    };
+  }
+  if (slot && now >= slot.getTime())
+    return { ...result, state: CheckState.grace, since: toIso(slot.getTime()) };
+  if (attempts.length === 0) return { ...result, state: CheckState.new, since: toIso(firstSeen) };
+  return result;
+}
+
+/** Evaluates every configured schedule's check (contract §2, `verify`). */
+export function evaluateChecks(input: FreshnessInput): CheckResult[] {
+  return input.schedules.map((schedule) => evaluateCheck(schedule, input));
+}
+
+/** `verify` exits 1 when any check is down. */
+export function anyDown(checks: readonly CheckResult[]): boolean {
+  return checks.some((c) => c.state === CheckState.down);
+}

@@ -1,0 +1,48 @@
+// Which exports may be tagged `kots-backup/expirable=true` (and so be tiered and expired by the
+// bucket's lifecycle rules, see bucket-policy.ts). The rule: never the newest `keepLast` verified
+// exports of each kind (full, or partial per app), so that hourly app backups cannot push the last
+// full disaster-recovery copies out. Unverified exports are never tagged: nothing proves the newer
+// copies are good, so a person decides (doctor reports them).
+import type { BackupType } from "./backups.ts";
+
+export const EXPIRABLE_TAG = { key: "kots-backup/expirable", value: "true" } as const;
+
+export interface RetainedExport {
+  backup: string;
+  type: BackupType;
+  app?: string;
+  /** RFC 3339 UTC completion time of the backup (orders exports newest first). */
+  completedAt: string;
+  verified: boolean;
+}
+
+export interface RetentionPlan {
+  /** Exports to tag expirable. */
+  expirable: string[];
+  /** Exports to keep untagged (newest verified of their kind, or unverified). */
+  keep: string[];
+}
+
+const kindOf = (e: RetainedExport) => (e.type === "full" ? "full" : `partial/${e.app ?? ""}`);
+
+export function planRetention(exports: readonly RetainedExport[], keepLast: number): RetentionPlan {
+  const plan: RetentionPlan = { expirable: [], keep: [] };
+  const byKind = new Map<string, RetainedExport[]>();
+  for (const e of exports) {
+    if (!e.verified) {
+      plan.keep.push(e.backup);
+      continue;
+    }
+    const list = byKind.get(kindOf(e)) ?? [];
+    list.push(e);
+    byKind.set(kindOf(e), list);
+  }
+  for (const list of byKind.values()) {
+    list.sort(
+      (a, b) => Date.parse(b.completedAt) - Date.parse(a.completedAt) || (a.backup < b.backup ? 1 : -1),
+    );
+    for (const [index, e] of list.entries())
+      (index < Math.max(1, keepLast) ? plan.keep : plan.expirable).push(e.backup);
+  }
+  return plan;
+}
