@@ -2,7 +2,8 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import type { ObjectInfo, ObjectStore, PutOptions } from "@kots-backup/core";
-import { NotFoundError, PreconditionFailedError } from "./errors.ts";
+import { ChecksumMismatchError, NotFoundError, PreconditionFailedError } from "./errors.ts";
+import { checkKey, checkPrefix, compareKeys } from "./keys.ts";
 
 interface StoredObject {
   body: Buffer;
@@ -20,17 +21,20 @@ export class MemoryStore implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
+    checkKey(key, this.location);
     const stored = this.objects.get(key);
     return stored ? { ...stored.info } : undefined;
   }
 
   async get(key: string): Promise<Readable> {
+    checkKey(key, this.location);
     const stored = this.objects.get(key);
     if (!stored) throw new NotFoundError(this.location, key);
     return Readable.from([stored.body]);
   }
 
   async put(key: string, body: Buffer | string | Readable, options: PutOptions = {}): Promise<ObjectInfo> {
+    checkKey(key, this.location);
     const bytes = await toBuffer(body);
     const existing = this.objects.get(key);
     if (options.ifNoneMatch && existing) throw new PreconditionFailedError(this.location, key);
@@ -39,7 +43,7 @@ export class MemoryStore implements ObjectStore {
     }
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     if (options.sha256 !== undefined && options.sha256 !== sha256) {
-      throw new Error(`checksum mismatch writing ${key}: body does not match the given SHA-256`);
+      throw new ChecksumMismatchError(this.location, key, options.sha256, sha256);
     }
     this.version += 1;
     const info: ObjectInfo = {
@@ -54,7 +58,8 @@ export class MemoryStore implements ObjectStore {
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
-    const keys = [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+    checkPrefix(prefix, this.location);
+    const keys = [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort(compareKeys);
     for (const key of keys) {
       const stored = this.objects.get(key);
       if (stored) yield { ...stored.info };
@@ -62,10 +67,12 @@ export class MemoryStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
+    checkKey(key, this.location);
     this.objects.delete(key);
   }
 
   async setTags(key: string, tags: Record<string, string>): Promise<void> {
+    checkKey(key, this.location);
     const stored = this.objects.get(key);
     if (!stored) throw new NotFoundError(this.location, key);
     stored.tags = { ...tags };

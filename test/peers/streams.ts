@@ -1,0 +1,32 @@
+// Test payloads: large deterministic streams produced on demand, so tests never hold them in memory.
+import { createCipheriv, createHash } from "node:crypto";
+import { Readable } from "node:stream";
+
+export const MiB = 1024 * 1024;
+
+/** A deterministic pseudo-random stream of `size` bytes (AES-CTR keystream), produced on demand. */
+export function generated(
+  size: number,
+  seed: string,
+  onMidpoint?: () => Promise<void>,
+): { stream: Readable; sha256: () => string } {
+  const hash = createHash("sha256");
+  const cipher = createCipheriv("aes-256-ctr", createHash("sha256").update(seed).digest(), Buffer.alloc(16));
+  const zeros = Buffer.alloc(64 * 1024);
+  let produced = 0;
+  let paused = false;
+  async function* chunks() {
+    while (produced < size) {
+      const n = Math.min(zeros.length, size - produced);
+      const chunk = cipher.update(zeros.subarray(0, n));
+      hash.update(chunk);
+      produced += n;
+      yield chunk;
+      if (onMidpoint && !paused && produced >= size / 2 + 4 * MiB) {
+        paused = true;
+        await onMidpoint();
+      }
+    }
+  }
+  return { stream: Readable.from(chunks()), sha256: () => hash.digest("hex") };
+}
