@@ -1,2 +1,3 @@
 // Every command module registers itself on import; bin.ts imports this list once.
-export {};
+import "./backup.ts";
+import "./ls.ts";
