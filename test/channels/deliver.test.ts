@@ -1,16 +1,11 @@
 // Retry behaviour of deliver(), against real local HTTP receivers. The sleep between attempts is
 // injected and recorded (no wall-clock assertions); only the per-attempt timeout uses real time.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  backoffDelay,
-  type Channel,
-  DEFAULT_RETRY_POLICY,
-  deliver,
-} from "../../packages/adapters/src/alerts/channel.ts";
+import { CHANNEL_RETRY_POLICY, type Channel, deliver } from "../../packages/adapters/src/alerts/channel.ts";
 import { DeliveryError } from "../../packages/adapters/src/alerts/errors.ts";
-import { parseRetryAfter } from "../../packages/adapters/src/alerts/http.ts";
 import { pagerDutyChannel } from "../../packages/adapters/src/alerts/pagerduty.ts";
 import { webhookChannel } from "../../packages/adapters/src/alerts/webhook.ts";
+import { backoffDelay, parseRetryAfter } from "../../packages/adapters/src/retry.ts";
 import { Secret } from "../../packages/adapters/src/secrets/secret.ts";
 import { checkDown } from "./fixtures.ts";
 import { type PagerDutyReceiver, type Receiver, startPagerDuty, startRecorder } from "./receivers.ts";
@@ -52,26 +47,26 @@ describe("deliver", () => {
     expect(result).toEqual({ channel: "pagerduty", ok: true, attempts: 3 });
     expect(pd.requests).toHaveLength(3);
     expect(pd.alerts.get(checkDown.detail.dedupKey)?.status).toBe("triggered");
-    expect(sleeps).toEqual([750, 1500]); // base 1 s, 2 s; equal jitter at random 0.5
+    expect(sleeps).toEqual([500, 1000]); // bounds 1 s, 2 s; full jitter at random 0.5
   });
 
   it("gives up on an always-500 channel after the bounded attempts while the others deliver", async () => {
     const { sleeps, sleep } = recorder();
     const results = await deliver([hook(failing, "broken"), hook(ok, "fine"), pagerDuty()], checkDown, {
       sleep,
-      random: () => 0,
+      random: () => 1,
     });
     expect(results[0]).toMatchObject({
       channel: "broken",
       ok: false,
-      attempts: DEFAULT_RETRY_POLICY.maxAttempts,
+      attempts: CHANNEL_RETRY_POLICY.maxAttempts,
     });
     expect(results[0]?.error).toContain("HTTP 500: boom");
     expect(results[0]?.error).toContain("gave up after 4 attempts");
     expect(results[1]).toEqual({ channel: "fine", ok: true, attempts: 1 });
     expect(results[2]).toEqual({ channel: "pagerduty", ok: true, attempts: 1 });
     expect(failing.requests).toHaveLength(4);
-    expect(sleeps).toEqual([500, 1000, 2000]);
+    expect(sleeps).toEqual([1000, 2000, 4000]);
   });
 
   it("does not retry a 400", async () => {
@@ -168,13 +163,13 @@ describe("deliver", () => {
   });
 });
 
-describe("backoffDelay", () => {
-  it("doubles from the base up to the cap, with half of it jittered", () => {
-    const p = DEFAULT_RETRY_POLICY;
-    expect([1, 2, 3, 4, 5, 6, 7].map((a) => backoffDelay(a, p, () => 1))).toEqual([
-      1000, 2000, 4000, 8000, 16000, 30000, 30000,
+describe("channel backoff", () => {
+  it("doubles from 1 s up to the 30 s cap, fully jittered below that bound", () => {
+    const p = CHANNEL_RETRY_POLICY;
+    expect([1, 2, 3, 4, 5, 6, 7].map((a) => backoffDelay(a, p, () => 0.999999))).toEqual([
+      999, 1999, 3999, 7999, 15999, 29999, 29999,
     ]);
-    expect([1, 2, 6].map((a) => backoffDelay(a, p, () => 0))).toEqual([500, 1000, 15000]);
+    expect([1, 2, 6].map((a) => backoffDelay(a, p, () => 0))).toEqual([0, 0, 0]);
   });
 });
 

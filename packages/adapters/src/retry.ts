@@ -141,6 +141,12 @@ export function networkErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The error's network code when it is one worth another try (see TRANSIENT_NETWORK_CODES). */
+export function transientNetworkCode(error: unknown): string | undefined {
+  const code = networkErrorCode(error);
+  return code !== undefined && TRANSIENT_NETWORK_CODES.has(code) ? code : undefined;
+}
+
 /** Whether an HTTP status is worth retrying for an idempotent call: 429 and 5xx (not 501). */
 export function isRetryableStatus(status: number): boolean {
   return status === 429 || (status >= 500 && status !== 501);

@@ -2,6 +2,7 @@
 // blocks or delays the others' result), with bounded, capped, jittered retries on transient errors.
 import type { DetailType, KotsBackupEvent } from "@kots-backup/core";
 import { DetailType as DT } from "@kots-backup/core";
+import { type RetryPolicy, withRetry } from "../retry.ts";
 import type { Secret } from "../secrets/secret.ts";
 import { redact } from "../secrets/secret.ts";
 import { DeliveryError } from "./errors.ts";
@@ -34,26 +35,16 @@ export const PAGING_DETAIL_TYPES: ReadonlyArray<DetailType> = [
   DT.exportFailed,
 ];
 
-export interface RetryPolicy {
-  /** Attempts per channel, first one included. */
-  maxAttempts: number;
-  /** Backoff before the 2nd attempt; doubles each time. */
-  baseDelayMs: number;
-  /** Cap on one backoff. */
-  maxDelayMs: number;
-  /** Per-attempt time limit; the attempt is aborted and counts as retryable. */
-  attemptTimeoutMs: number;
-  /** A Retry-After longer than this stops the retries (the peer will not take us sooner). */
-  maxRetryAfterMs: number;
-}
-
-export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+/** Channels retry longer than cluster calls: a page that is late is better than a page that is lost. */
+export const CHANNEL_RETRY_POLICY: RetryPolicy & { attemptTimeoutMs: number } = Object.freeze({
   maxAttempts: 4,
   baseDelayMs: 1_000,
   maxDelayMs: 30_000,
-  attemptTimeoutMs: 10_000,
+  /** A Retry-After longer than this stops the retries (the peer will not take us sooner). */
   maxRetryAfterMs: 60_000,
-};
+  /** Per-attempt time limit; the attempt is aborted and counts as retryable. */
+  attemptTimeoutMs: 10_000,
+});
 
 export interface DeliverLogLine {
   level: "warn" | "error";
@@ -63,7 +54,7 @@ export interface DeliverLogLine {
 }
 
 export interface DeliverOptions {
-  policy?: Partial<RetryPolicy>;
+  policy?: Partial<typeof CHANNEL_RETRY_POLICY>;
   /** Waits between attempts (default: setTimeout). Tests pass a recorder. */
   sleep?: (ms: number) => Promise<void>;
   /** Uniform [0, 1) for jitter (default Math.random). */
@@ -83,17 +74,6 @@ export interface DeliveryResult {
   error?: string;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/**
- * Backoff before attempt `attempt + 1`: min(maxDelay, base · 2^(attempt−1)), "equal jitter"
- * (half fixed, half random), so delays are spread but never collapse to zero.
- */
-export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
-
 /** Sends `event` to every channel that takes its detail type; never throws. */
 export async function deliver(
   channels: ReadonlyArray<Channel>,
@@ -111,40 +91,48 @@ async function deliverOne(
   if (channel.detailTypes && !channel.detailTypes.includes(event.detailType)) {
     return { channel: channel.name, ok: true, attempts: 0, skipped: true };
   }
-  const policy = { ...DEFAULT_RETRY_POLICY, ...options.policy };
-  const sleep = options.sleep ?? defaultSleep;
-  const random = options.random ?? Math.random;
-  const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
-  let lastError = "";
-  for (let attempt = 1; ; attempt += 1) {
-    let failure: DeliveryError;
-    try {
-      await attemptWithTimeout(channel, event, policy.attemptTimeoutMs);
-      return { channel: channel.name, ok: true, attempts: attempt };
-    } catch (error) {
-      failure = asDeliveryError(channel.name, error);
-    }
-    lastError = redact(failure.message, channel.secrets ?? []);
-
-    let stop: string | undefined;
-    if (!failure.retryable) stop = "not retryable";
-    else if (attempt >= maxAttempts) stop = `gave up after ${attempt} attempts`;
-    else if (failure.retryAfterMs !== undefined && failure.retryAfterMs > policy.maxRetryAfterMs) {
-      stop = `peer asked to retry after ${Math.ceil(failure.retryAfterMs / 1000)} s, over the ${Math.ceil(policy.maxRetryAfterMs / 1000)} s limit`;
-    }
-    if (stop) {
-      lastError = `${lastError} (${stop})`;
-      options.log?.({ level: "error", channel: channel.name, attempt, message: lastError });
-      return { channel: channel.name, ok: false, attempts: attempt, error: lastError };
-    }
-    const delay = failure.retryAfterMs ?? backoffDelay(attempt, policy, random);
-    options.log?.({
-      level: "warn",
-      channel: channel.name,
-      attempt,
-      message: `${lastError}; retrying in ${delay} ms`,
-    });
-    await sleep(delay);
+  const policy = { ...CHANNEL_RETRY_POLICY, ...options.policy };
+  const secrets = channel.secrets ?? [];
+  let attempts = 0;
+  try {
+    await withRetry(
+      (attempt) => {
+        attempts = attempt;
+        return attemptWithTimeout(channel, event, policy.attemptTimeoutMs);
+      },
+      {
+        policy,
+        ...(options.sleep ? { sleep: options.sleep } : {}),
+        ...(options.random ? { random: options.random } : {}),
+        classify: (error) => {
+          const failure = asDeliveryError(channel.name, error);
+          if (!failure.retryable) return { retry: false };
+          return failure.retryAfterMs === undefined
+            ? { retry: true }
+            : { retry: true, retryAfterMs: failure.retryAfterMs };
+        },
+        onRetry: ({ attempt, delayMs, error }) => {
+          const message = redact(asDeliveryError(channel.name, error).message, secrets);
+          options.log?.({
+            level: "warn",
+            channel: channel.name,
+            attempt,
+            message: `${message}; retrying in ${delayMs} ms`,
+          });
+        },
+      },
+    );
+    return { channel: channel.name, ok: true, attempts };
+  } catch (error) {
+    const failure = asDeliveryError(channel.name, error);
+    const stop = !failure.retryable
+      ? "not retryable"
+      : attempts >= policy.maxAttempts
+        ? `gave up after ${attempts} attempts`
+        : `peer asked to retry after ${Math.ceil((failure.retryAfterMs ?? 0) / 1000)} s, over the ${Math.ceil(policy.maxRetryAfterMs / 1000)} s limit`;
+    const message = `${redact(failure.message, secrets)} (${stop})`;
+    options.log?.({ level: "error", channel: channel.name, attempt: attempts, message });
+    return { channel: channel.name, ok: false, attempts, error: message };
   }
 }
 

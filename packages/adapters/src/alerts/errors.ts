@@ -1,6 +1,7 @@
 // The one error an alert channel throws. Messages name the channel, never its URL, routing key or
 // token; `retryable` tells deliver() whether another attempt can help.
 import { EnvironmentError } from "@kots-backup/core";
+import { transientNetworkCode } from "../retry.ts";
 
 export interface DeliveryErrorOptions {
   /** Another attempt may succeed (429, 5xx, timeout, connection error, throttling). */
@@ -29,23 +30,6 @@ export class DeliveryError extends EnvironmentError {
   }
 }
 
-/** Node network error codes after which a retry is worth it. */
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ENETUNREACH",
-  "EHOSTUNREACH",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_CLOSED",
-]);
-
 /** AWS error names that mean "slow down" even when the status is 400. */
 const AWS_THROTTLING = new Set([
   "ThrottlingException",
@@ -63,17 +47,6 @@ const AWS_THROTTLING = new Set([
 
 const AWS_TIMEOUTS = new Set(["TimeoutError", "RequestTimeout", "RequestTimeoutException"]);
 
-/** Walks `error.cause` for a Node/undici network error code. */
-export function networkErrorCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current && typeof current === "object"; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
 /**
  * Turns an AWS SDK error into a DeliveryError: throttling, 5xx and network errors are retryable,
  * other 4xx and errors without an answer (missing credentials or region) are not. The message holds
@@ -84,7 +57,7 @@ export function fromAwsError(channel: string, error: unknown): DeliveryError {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
   const name = typeof e?.name === "string" ? e.name : "Error";
   const status = e?.$metadata?.httpStatusCode;
-  const code = networkErrorCode(error);
+  const code = transientNetworkCode(error);
   if (code) return new DeliveryError(channel, `connection error (${code})`, { retryable: true });
   const retryable =
     AWS_THROTTLING.has(name) ||

@@ -2,9 +2,11 @@
 // retries live in deliver()) and turns every failure into a DeliveryError that names the channel.
 // The URL is a secret (webhook URLs carry their token), so it never reaches a message or a cause:
 // fetch's own errors ("Failed to parse URL from https://…") are replaced, not wrapped.
+
+import { parseRetryAfter, transientNetworkCode } from "../retry.ts";
 import type { Secret } from "../secrets/secret.ts";
 import { redact } from "../secrets/secret.ts";
-import { DeliveryError, networkErrorCode } from "./errors.ts";
+import { DeliveryError } from "./errors.ts";
 
 export interface PostJsonOptions {
   headers?: Record<string, string>;
@@ -43,7 +45,7 @@ export async function postJson(
   } catch (error) {
     if (options.signal?.aborted)
       throw new DeliveryError(channel, "request aborted (timed out)", { retryable: true });
-    const code = networkErrorCode(error);
+    const code = transientNetworkCode(error);
     if (code) throw new DeliveryError(channel, `connection error (${code})`, { retryable: true });
     // Not a network error: a bad URL, a redirect, or a bug. Retrying will not help.
     throw new DeliveryError(channel, "request could not be sent (invalid URL or redirect refused)", {
@@ -69,14 +71,4 @@ export async function postJson(
     status,
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
-}
-
-/** Retry-After as delay-seconds or an HTTP-date, in milliseconds from `now`; undefined if absent or bad. */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
 }
