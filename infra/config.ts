@@ -64,20 +64,6 @@ export interface DeploySettings {
   vpc?: VpcSettings;
 }
 
-/**
- * Keys an AWS deployment needs that the config schema does not define yet (see the report on issue #7).
- * Read structurally so that this module compiles before and after core adds them; until then
- * `parseConfig` refuses them as unknown keys and the defaults apply.
- */
-interface PendingAwsKeys {
-  export?: {
-    lifecycle?: { tierAfter?: number; retention?: number; noncurrentVersions?: number };
-    objectLock?: { mode: ObjectLockMode; retention: number };
-  };
-  alerts?: { email?: string[] };
-  aws?: { vpc?: VpcSettings };
-}
-
 function days(ms: number): number {
   return Math.max(1, Math.ceil(ms / DAY_MS));
 }
@@ -170,9 +156,8 @@ export function deploySettings(document: unknown, file = CONFIG_FILE): DeploySet
     fail("export.endpoint", "is not used on AWS: the stack creates an S3 bucket", "remove export.endpoint");
   }
 
-  const pending = config as unknown as PendingAwsKeys;
-  const lifecycle = pending.export?.lifecycle;
-  const objectLock = pending.export?.objectLock;
+  const lifecycle = config.export.lifecycle;
+  const objectLock = config.export.objectLock;
   return {
     config,
     document: doc,
@@ -188,7 +173,7 @@ export function deploySettings(document: unknown, file = CONFIG_FILE): DeploySet
           : days(lifecycle.noncurrentVersions),
     },
     ...(objectLock ? { objectLock: { mode: objectLock.mode, days: days(objectLock.retention) } } : {}),
-    alarmEmails: pending.alerts?.email ?? [],
-    ...(pending.aws?.vpc ? { vpc: pending.aws.vpc } : {}),
+    alarmEmails: config.alerts.email ?? [],
+    ...(config.aws?.vpc ? { vpc: config.aws.vpc } : {}),
   };
 }

@@ -134,4 +134,25 @@ describe("deploy-time config", () => {
     expect(settings.document).toBe(document);
     expect(settings.config.schedules[0]?.grace).toBe(1_800_000);
   });
+
+  it("reads the AWS-only keys: lifecycle ages, Object Lock, alarm emails and the VPC", () => {
+    const settings = deploySettings(
+      base({
+        export: {
+          lifecycle: { tierAfter: "14d", retention: "180d", noncurrentVersions: "7d" },
+          objectLock: { mode: "GOVERNANCE", retention: "30d" },
+        },
+        alerts: { email: ["oncall@example.com"] },
+        aws: { vpc: { privateSubnets: ["subnet-1"], securityGroups: ["sg-1"] } },
+      }),
+    );
+    expect(settings.lifecycle).toEqual({ tierAfterDays: 14, expireAfterDays: 180, noncurrentDays: 7 });
+    expect(settings.objectLock).toEqual({ mode: "GOVERNANCE", days: 30 });
+    expect(settings.alarmEmails).toEqual(["oncall@example.com"]);
+    expect(settings.vpc).toEqual({ privateSubnets: ["subnet-1"], securityGroups: ["sg-1"] });
+  });
+
+  it("refuses a malformed alarm email, naming the field", () => {
+    expect(failure(base({ alerts: { email: ["not-an-address"] } })).message).toContain("alerts.email[0]");
+  });
 });

@@ -167,6 +167,26 @@ const exportSchema = z.strictObject({
     .array(z.string().min(1))
     .optional()
     .meta({ description: "App slugs whose KOTS config is downloaded after each export." }),
+  lifecycle: z
+    .strictObject({
+      tierAfter: duration
+        .optional()
+        .meta({ description: "Expirable exports move to GLACIER_IR after this (default 30d)." }),
+      retention: duration
+        .optional()
+        .meta({ description: "Expirable exports are deleted after this (default 90d)." }),
+      noncurrentVersions: duration
+        .optional()
+        .meta({ description: "Old object versions are kept this long (default 30d)." }),
+    })
+    .optional()
+    .meta({
+      description: "Lifecycle of the AWS export bucket (applied by `sst deploy`; checked by doctor).",
+    }),
+  objectLock: z
+    .strictObject({ mode: z.enum(["GOVERNANCE", "COMPLIANCE"]), retention: duration })
+    .optional()
+    .meta({ description: "Object Lock default retention on the AWS export bucket (WORM copies)." }),
 });
 
 /** Header names whose values are credentials and so must be secret references. */
@@ -198,6 +218,20 @@ const alertsSchema = z.strictObject({
   pagerDuty: z.strictObject({ routingKey: secretRef }).optional(),
   slack: z.strictObject({ webhookUrl: secretRef }).optional(),
   webhook: webhookSchema.optional(),
+  email: z
+    .array(z.email())
+    .optional()
+    .meta({ description: "Addresses subscribed to the AWS alarm topic (the pipeline's own backstop)." }),
+});
+
+const awsSchema = z.strictObject({
+  vpc: z
+    .strictObject({
+      privateSubnets: z.array(z.string().min(1)).min(1),
+      securityGroups: z.array(z.string().min(1)).min(1),
+    })
+    .optional()
+    .meta({ description: "Subnets and security groups for functions that reach a private cluster API." }),
 });
 
 const daemonSchema = z.strictObject({
@@ -214,6 +248,7 @@ export const ConfigSchema = z
     export: exportSchema.prefault({}),
     alerts: alertsSchema.prefault({}),
     daemon: daemonSchema.prefault({}),
+    aws: awsSchema.optional(),
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
