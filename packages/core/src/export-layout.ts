@@ -5,7 +5,7 @@
 //     kopia/…, restic/…           file-system-backup repositories (full scope)
 //   manifests/<name>.json         written last, after every object verified
 //   config/<app>/<name>.tar.gz    KOTS config after an export; manual-<YYYYMMDDTHHMMSSZ>.tar.gz by hand
-//   state/claims|alerts|silences  kots-backup's own state
+//   state/claims|alerts|silences|mirror  kots-backup's own state
 // Anchor: velero pkg/persistence/object_store_layout.go and IsValid in object_store.go.
 import { z } from "zod";
 import { InputError } from "./errors.ts";
@@ -117,6 +117,16 @@ export function alertStateKey(schedule: string): string {
 
 export function silenceKey(schedule: string): string {
   return `${STATE_ROOT}silences/${checked(schedule, SLUG, "schedule name")}.json`;
+}
+
+/** `state/mirror/<source location, as a file name>.json`. */
+export function mirrorIndexKey(sourceLocation: string): string {
+  const name = sourceLocation
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 200);
+  return `${STATE_ROOT}mirror/${name || "source"}.json`;
 }
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, { message: "must be a hex SHA-256" });

@@ -1,0 +1,221 @@
+// What "verified" means for an exported object: the destination's OWN account of the object (a
+// checksum the object store computed over the bytes it stored, or the bytes read back from it and
+// hashed here) matches the source's content hash. Never an echo of what was sent (metadata this
+// process wrote, or a hash computed on the way in).
+//
+// The rule per path (also in README.md, "Export integrity"):
+//   streamed (GET source → write destination; also DownloadRequest URLs and the KOTS config archive):
+//     source hash  = SHA-256 computed while streaming the source; when the source states a SHA-256
+//                    (S3 full-object checksum, the memory/local store's own) the stream must hash to
+//                    it, else the write is refused before it commits (no object, no open upload).
+//     destination  = S3: HEAD with ChecksumMode=ENABLED gives a FULL_OBJECT ChecksumSHA256 that S3
+//                    computed and validated on the bytes it received (single-part PutObject). A
+//                    multipart upload only has S3's composite checksum (hash of part hashes), so
+//                    the object is read back from S3 and hashed. Local folder and memory stores:
+//                    always read back and hashed.
+//   server-side single-part (CopyObject ≤ 5 GiB, same endpoint and account):
+//     source hash  = the source's full-object SHA-256 checksum when S3 states one (Velero's AWS plugin
+//                    with BSL config `checksumAlgorithm: SHA256`), else the source is read and hashed
+//                    (a read only: the copy itself still never passes through this process).
+//     destination  = the FULL_OBJECT ChecksumSHA256 S3 computed while copying (CopyObject with
+//                    x-amz-checksum-algorithm SHA256), read back with HEAD; the copy is pinned to the
+//                    source's ETag (x-amz-copy-source-if-match).
+//   server-side multipart (UploadPartCopy, objects > 5 GiB):
+//     source hash  = as for single-part.
+//     destination  = read back from S3 and hashed: the multipart copy only carries a composite
+//                    checksum. (A FULL_OBJECT CRC64NVME would avoid the read, but it cannot be compared
+//                    with a SHA-256, and the S3 test peer does not compute it correctly.)
+//   Content checks, on the bytes read back from the destination: `<name>.tar.gz` passes the Velero
+//   tarball structural check (tarball.ts); every other `.gz` gunzips completely (gzip's CRC-32 and
+//   length trailer catch corrupted or short bodies, which matters for DownloadRequest bodies that have
+//   no source checksum at all).
+// Skipping (re-runs, the incremental repository mirror): an object is skipped when the destination
+// already states the same size and SHA-256 as the source (S3: full-object checksum or the
+// x-amz-meta-sha256 the store writes only for uploads whose bytes it verified before completing;
+// local folder: the sidecar bound to the file's inode, size and mtime; else read back and hashed).
+// Repository blobs are first checked against the mirror index (core/export/mirror-index.ts,
+// `state/mirror/…`): when the source lists the same ETag and size as the version copied and verified
+// before, and the destination lists the same ETag as the object verified then, the blob is skipped
+// from the two listings alone (no HEAD, no read); anything else takes the rule above.
+import { createHash } from "node:crypto";
+import { type Readable, Transform, type TransformCallback, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { type ObjectStore, ProblemError } from "@kots-backup/core";
+import { S3Store } from "../store/s3.ts";
+import { checkVeleroTarball, type TarballReport } from "../tarball.ts";
+
+/** Passes bytes through, hashing and counting them, and tells `onBytes` as they flow. */
+export class HashingMeter extends Transform {
+  bytes = 0;
+  sha256: string | undefined;
+  readonly #hash = createHash("sha256");
+  readonly #onBytes: ((n: number) => void) | undefined;
+
+  constructor(onBytes?: (n: number) => void) {
+    super();
+    this.#onBytes = onBytes;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#hash.update(chunk);
+    this.bytes += chunk.length;
+    this.#onBytes?.(chunk.length);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.sha256 = this.#hash.digest("hex");
+    callback();
+  }
+}
+
+/** `source` piped into a new HashingMeter, with source errors carried through. */
+export function metered(source: Readable, onBytes?: (n: number) => void): HashingMeter {
+  const meter = new HashingMeter(onBytes);
+  // The source may fail before the consumer attaches its listeners (a store awaiting mkdir, say):
+  // keep that from being an uncaught error; the consumer still sees `meter.errored` and fails.
+  meter.on("error", () => {});
+  source.on("error", (error) => meter.destroy(error));
+  meter.on("close", () => {
+    if (!source.destroyed && !source.readableEnded) source.destroy();
+  });
+  source.pipe(meter);
+  return meter;
+}
+
+export type ContentCheck = "tarball" | "gzip" | undefined;
+
+/** The content check an exported key gets: the backup tarball, other gzip files, or none. */
+export function contentCheckFor(key: string, backupName: string): ContentCheck {
+  if (key.endsWith(`/${backupName}.tar.gz`)) return "tarball";
+  if (key.endsWith(".gz")) return "gzip";
+  return undefined;
+}
+
+export interface ReadBack {
+  sha256: string;
+  size: number;
+  tarball?: TarballReport;
+  gzipProblem?: string;
+}
+
+const sink = () =>
+  new Writable({
+    write(_chunk, _encoding, callback) {
+      callback();
+    },
+  });
+
+/** Reads `key` back from `store`, hashing it and running its content check, in one pass. */
+export async function readBack(
+  store: ObjectStore,
+  key: string,
+  check: ContentCheck,
+  onBytes?: (n: number) => void,
+): Promise<ReadBack> {
+  const meter = metered(await store.get(key), onBytes);
+  if (check === "tarball") {
+    const tarball = await checkVeleroTarball(meter);
+    return { sha256: meter.sha256 ?? "", size: meter.bytes, tarball };
+  }
+  if (check === "gzip") {
+    try {
+      await pipeline(meter, createGunzip(), sink());
+      return { sha256: meter.sha256 ?? "", size: meter.bytes };
+    } catch (error) {
+      return { sha256: meter.sha256 ?? "", size: meter.bytes, gzipProblem: (error as Error).message };
+    }
+  }
+  await pipeline(meter, sink());
+  return { sha256: meter.sha256 ?? "", size: meter.bytes };
+}
+
+/** The SHA-256 an S3 object store computed itself over a whole object (HEAD, ChecksumMode ENABLED), if any. */
+export async function s3FullObjectSha256(
+  store: S3Store,
+  key: string,
+): Promise<{ size: number; sha256?: string } | undefined> {
+  try {
+    const out = await store.client.send(
+      new HeadObjectCommand({ Bucket: store.bucket, Key: store.fullKey(key), ChecksumMode: "ENABLED" }),
+    );
+    const size = out.ContentLength ?? 0;
+    const checksum = out.ChecksumSHA256;
+    if (!checksum || out.ChecksumType === "COMPOSITE") return { size };
+    if (out.ChecksumType !== "FULL_OBJECT" && (checksum.includes("-") || /-\d+"?$/.test(out.ETag ?? "")))
+      return { size };
+    const bytes = Buffer.from(checksum, "base64");
+    return bytes.length === 32 ? { size, sha256: bytes.toString("hex") } : { size };
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
+      return undefined;
+    throw error;
+  }
+}
+
+export interface Verification {
+  sha256: string;
+  size: number;
+  /** How the destination's account was obtained. */
+  how: "s3-full-object-checksum" | "read-back";
+}
+
+/**
+ * Verifies `key` in `store` against the source's `expected` SHA-256 and size, per the rule above.
+ * Throws ProblemError `export-verification-failed` (or `tarball-invalid`) when it does not hold.
+ */
+export async function verifyStored(
+  store: ObjectStore,
+  key: string,
+  expected: { sha256: string; size: number },
+  check: ContentCheck,
+  onBytes?: (n: number) => void,
+): Promise<Verification> {
+  let result: Verification | undefined;
+  if (check === undefined && store instanceof S3Store) {
+    const stated = await s3FullObjectSha256(store, key);
+    if (stated?.sha256) result = { sha256: stated.sha256, size: stated.size, how: "s3-full-object-checksum" };
+  }
+  if (!result) {
+    const back = await readBack(store, key, check, onBytes);
+    if (back.tarball && !back.tarball.ok) {
+      throw new ProblemError(
+        "tarball-invalid",
+        `${key} in ${store.location} is not a valid Velero backup tarball: ${back.tarball.problems.slice(0, 3).join("; ")}`,
+        {
+          fix: "the copy is damaged (or the backup is): re-run the export; if it repeats, check the backup with `velero backup describe --details`",
+        },
+      );
+    }
+    if (back.gzipProblem) {
+      throw new ProblemError(
+        "export-verification-failed",
+        `${key} in ${store.location} is not a complete gzip file (${back.gzipProblem})`,
+        {
+          fix: "the download was damaged in transit: re-run the export",
+        },
+      );
+    }
+    result = { sha256: back.sha256, size: back.size, how: "read-back" };
+  }
+  if (result.size !== expected.size || result.sha256 !== expected.sha256) {
+    throw new ProblemError(
+      "export-verification-failed",
+      `${key} in ${store.location} does not match its source: stored ${result.size} bytes with SHA-256 ${result.sha256} (${result.how}), source ${expected.size} bytes with SHA-256 ${expected.sha256}`,
+      { fix: "re-run the export; if it repeats, the destination or the network corrupts data" },
+    );
+  }
+  return result;
+}
+
+/** The SHA-256 a store states for an object it holds, or, failing that, the object read back and hashed. */
+export async function statedOrHashed(
+  store: ObjectStore,
+  key: string,
+  stated: string | undefined,
+): Promise<string> {
+  if (stated) return stated;
+  return (await readBack(store, key, undefined)).sha256;
+}

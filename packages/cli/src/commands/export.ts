@@ -1,0 +1,218 @@
+// `kots-backup export <backup>|--latest [--scope auto|full|manifests] [--include-partially-failed]`
+// (contract §2, §6): copy a finished backup to the export destination, verify it, write its manifest.
+// Exit 0 verified (or already exported), 1 it did not verify, 2 bad input, 3 something unreachable.
+import {
+  type ExportDeps,
+  type ExportProgress,
+  type ExportResult,
+  type ExportScopeChoice,
+  exportBackup,
+} from "@kots-backup/adapters/export/engine";
+import { bslSourceStore, destinationStore } from "@kots-backup/adapters/export/stores";
+import { KubeDownloadSource } from "@kots-backup/adapters/kube/download-request";
+import { ExitCode, InputError, isKotsBackupError, type KotsBackupEvent } from "@kots-backup/core";
+import type { Config } from "@kots-backup/core/config";
+import { parseConfig } from "@kots-backup/core/config";
+import cliProgress from "cli-progress";
+import { Option } from "commander";
+import { openCluster } from "../context.ts";
+import type { Output } from "../output.ts";
+import { registerCommand } from "../program.ts";
+
+export function renderExport(result: ExportResult): string {
+  const lines = [
+    result.alreadyExported
+      ? `Backup ${result.backup} was already exported and verified: nothing to do.`
+      : `Exported backup ${result.backup} (${result.scope} scope) and verified every object.`,
+    `  destination  ${result.destination}`,
+    `  manifest     ${result.manifestKey}`,
+    `  objects      ${result.objects} (${formatBytes(result.bytes)})`,
+  ];
+  if (!result.alreadyExported) {
+    lines.push(
+      `  this run     copied ${result.copiedObjects} (${formatBytes(result.copiedBytes)}), already there ${result.skippedObjects}`,
+    );
+  }
+  if (result.scope === "manifests") {
+    lines.push(
+      "  NOTE: manifests scope: volume data (file-system backups, the kotsadm database dump) is NOT included.",
+    );
+    lines.push(
+      "        This copy restores Kubernetes resources only. Configure export.bsl for a full export.",
+    );
+  }
+  if (result.phase === "PartiallyFailed")
+    lines.push("  NOTE: the backup is PartiallyFailed; KOTS restores only Completed backups.");
+  for (const config of result.config ?? []) {
+    lines.push(
+      "error" in config
+        ? `  KOTS config of ${config.app}: NOT saved (${config.error})`
+        : `  KOTS config of ${config.app}: ${config.key}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A progress bar on stderr (bytes, rate, ETA) when stderr is a terminal and output is not JSON. */
+export function progressBar(
+  out: Output,
+  stderr: NodeJS.WriteStream = process.stderr,
+): { update: (p: ExportProgress) => void; stop: () => void } {
+  if (out.json || !stderr.isTTY) return { update: () => {}, stop: () => {} };
+  let bar: cliProgress.SingleBar | undefined;
+  const started = Date.now();
+  return {
+    update(p) {
+      const total = p.totalBytes ?? Math.max(p.doneBytes, 1);
+      if (!bar) {
+        bar = new cliProgress.SingleBar(
+          {
+            stream: stderr,
+            format:
+              "exporting [{bar}] {percentage}% | {done} of {size} | {rate}/s | ETA {eta_formatted} | {objects} objects",
+            hideCursor: true,
+            clearOnComplete: false,
+          },
+          cliProgress.Presets.shades_classic,
+        );
+        bar.start(total, 0, { done: "0 B", size: formatBytes(total), rate: "0 B", objects: "0" });
+      }
+      const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+      bar.setTotal(total);
+      bar.update(Math.max(0, p.doneBytes), {
+        done: formatBytes(Math.max(0, p.doneBytes)),
+        size: formatBytes(total),
+        rate: formatBytes(Math.round(p.doneBytes / seconds)),
+        objects: `${p.doneObjects}/${p.totalObjects}`,
+      });
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+export function logEvent(out: Output): (event: KotsBackupEvent) => void {
+  return (event) =>
+    out.log(
+      event.detailType === "Export Failed" ? "error" : "info",
+      event.detail.message ? `${event.detailType}: ${event.detail.message}` : event.detailType,
+      { backup: event.detail.backup },
+    );
+}
+
+registerCommand((program, run) => {
+  program
+    .command("export")
+    .description(
+      "Copy a finished backup off the cluster to export.destination, verify every object, then write its manifest.\n" +
+        "Scope full (the BSL's objects + the kopia/restic repositories; needs export.bsl) or manifests (DownloadRequests;\n" +
+        "no volume data). Exit 1 when the export did not verify.",
+    )
+    .argument("[backup]", "the backup's name (kots-backup ls)")
+    .option("--latest", "export the newest Completed backup")
+    .addOption(new Option("--scope <scope>", "what to copy").choices(["auto", "full", "manifests"]))
+    .option(
+      "--include-partially-failed",
+      "also export a PartiallyFailed backup (KOTS restores only Completed ones)",
+    )
+    .action(
+      run(
+        async (
+          { globals, out },
+          backupName: string | undefined,
+          flags: { latest?: boolean; scope?: ExportScopeChoice; includePartiallyFailed?: boolean },
+        ) => {
+          if (backupName === undefined && !flags.latest) {
+            throw new InputError("usage", "name the backup to export, or pass --latest", {
+              field: "<backup>",
+              fix: "see `kots-backup ls`",
+            });
+          }
+          const { config: loaded, cluster } = await openCluster(globals, {
+            warn: (message) => out.log("warn", message),
+            log: (message, fields) => out.log("info", message, fields),
+          });
+          const config: Config = loaded ?? parseConfig({});
+          const bar = progressBar(out);
+          try {
+            const destination = await destinationStore(config.export);
+            const velero = await cluster.veleroNamespace();
+            const bslInfo = await cluster.defaultBsl().catch((error: Error) => {
+              out.log("warn", "could not read the default BackupStorageLocation", { reason: error.message });
+              return undefined;
+            });
+            const scope = flags.scope ?? config.export.scope;
+            const source =
+              scope === "manifests" || !bslInfo
+                ? { serverSide: false, reason: "the BSL could not be read" }
+                : await bslSourceStore(config.export, bslInfo);
+            const location = bslInfo?.bucket
+              ? `s3://${bslInfo.bucket}${bslInfo.prefix ? `/${bslInfo.prefix.replace(/^\/+|\/+$/g, "")}` : ""}`
+              : undefined;
+            const deps: ExportDeps = {
+              cluster,
+              destination,
+              veleroNamespace: velero.namespace,
+              bsl: { name: bslInfo?.name ?? "default", ...(location ? { location } : {}) },
+              ...(source.store ? { source: { store: source.store } } : {}),
+              ...(source.reason ? { sourceUnavailable: source.reason } : {}),
+              serverSideCopy: source.serverSide,
+              downloads: new KubeDownloadSource(cluster.api, velero.namespace),
+              downloadConfig: async (app) => (await cluster.kotsadm()).download(app),
+              emit: logEvent(out),
+              log: (level, message, fields) => out.log(level, message, fields),
+              progress: bar.update,
+            };
+            const result = await exportBackup(
+              {
+                ...(backupName !== undefined ? { backup: backupName } : {}),
+                ...(flags.latest ? { latest: true } : {}),
+                scope,
+                includePartiallyFailed: flags.includePartiallyFailed ?? config.export.includePartiallyFailed,
+                keepLast: config.export.keepLast,
+                ...(config.export.configApps ? { configApps: config.export.configApps } : {}),
+              },
+              deps,
+            ).catch((error: unknown) => {
+              if (!isKotsBackupError(error) || error.exitCode !== ExitCode.problem) throw error;
+              bar.stop();
+              // Exit 1 still prints a result: the export ran and did not verify; no manifest was written.
+              const failed = {
+                backup: backupName ?? "latest",
+                destination: destination.location,
+                manifestKey: backupName ? `manifests/${backupName}.json` : undefined,
+                verified: false,
+                alreadyExported: false,
+                error: { code: error.code, message: error.message },
+              };
+              out.result(
+                failed,
+                (f) =>
+                  `Export of ${f.backup} did NOT verify: ${f.error.message}\n  no manifest was written; re-run the export.`,
+              );
+              return undefined;
+            });
+            bar.stop();
+            if (!result) return ExitCode.problem;
+            out.result(result, renderExport);
+            return ExitCode.ok;
+          } finally {
+            bar.stop();
+            await cluster.close();
+          }
+        },
+      ),
+    );
+});

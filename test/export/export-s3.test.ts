@@ -1,0 +1,134 @@
+// The export engine with S3 on the moto peer: server-side copy BSL bucket → export bucket (single-part
+// CopyObject and multipart UploadPartCopy), streamed uploads (multipart for large objects), and the
+// proof that a failed export leaves no manifest and no open multipart upload.
+import { createHash } from "node:crypto";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { readManifest } from "@kots-backup/adapters/export/engine";
+import { s3FullObjectSha256 } from "@kots-backup/adapters/export/integrity";
+import type { S3Store } from "@kots-backup/adapters/store/s3";
+import { afterEach, expect, it } from "vitest";
+import { describeWithMoto } from "../support/peers.ts";
+import {
+  addBulkyConfigMaps,
+  caught,
+  type ExportEnv,
+  keysOf,
+  motoStore,
+  openExportEnv,
+  readAll,
+  readBackAsBsl,
+  removeTempFolders,
+} from "./support.ts";
+
+const MiB = 1024 * 1024;
+let env: ExportEnv | undefined;
+afterEach(async () => {
+  await env?.stop();
+  env = undefined;
+  removeTempFolders();
+});
+
+async function bslOnMoto(): Promise<{ bsl: S3Store; env: ExportEnv }> {
+  const bsl = await motoStore("velero");
+  const opened = await openExportEnv({ store: bsl, bucket: bsl.bucket });
+  return { bsl, env: opened };
+}
+
+describeWithMoto("export to S3 (moto)", () => {
+  it("full scope, server-side: CopyObject and UploadPartCopy, S3's own SHA-256 matches the source's", async () => {
+    const opened = await bslOnMoto();
+    env = opened.env;
+    addBulkyConfigMaps(env, 4, 900 * 1024); // a tarball of several MiB: copied in 5 MiB parts
+    await env.sandbox.scenario.addBackup({ name: "instance-s3srv" });
+    const dest = await motoStore("exports/prod");
+    const result = await env.run({ backup: "instance-s3srv" }, dest, {
+      serverSideCopy: true,
+      copyOptions: { multipartThreshold: 5 * MiB, partSize: 5 * MiB },
+      bsl: { name: "default", location: opened.bsl.location },
+    });
+    expect(result).toMatchObject({
+      scope: "full",
+      verified: true,
+      alreadyExported: false,
+      destination: dest.location,
+    });
+    const tarballKey = "velero/backups/instance-s3srv/instance-s3srv.tar.gz";
+    const tarballSize = (await dest.head(tarballKey))?.size ?? 0;
+    expect(tarballSize).toBeGreaterThan(5 * MiB);
+
+    const manifest = await readManifest(dest, result.manifestKey);
+    expect(manifest?.source.location).toBe(opened.bsl.location);
+    for (const object of manifest!.objects) {
+      const sourceKey = object.key.slice("velero/".length);
+      const sourceBytes = await readAll(opened.bsl, sourceKey);
+      expect(object.sha256).toBe(createHash("sha256").update(sourceBytes).digest("hex"));
+      if (object.key !== tarballKey) {
+        // Single-part copies: S3 computed a full-object SHA-256 while copying.
+        expect((await s3FullObjectSha256(dest, object.key))?.sha256).toBe(object.sha256);
+      }
+    }
+    await readBackAsBsl(dest, "instance-s3srv");
+    expect(await dest.listMultipartUploads()).toEqual([]);
+
+    const again = await env.run({ backup: "instance-s3srv" }, dest, { serverSideCopy: true });
+    expect(again.alreadyExported).toBe(true);
+  });
+
+  it("server-side copy of a BSL written as Velero's AWS plugin does (CRC32, no SHA-256): the source is hashed by reading it", async () => {
+    const opened = await bslOnMoto();
+    env = opened.env;
+    await env.sandbox.scenario.addBackup({ name: "instance-crc32" });
+    // Rewrite every BSL object with a plain PutObject: the SDK's default checksum (CRC32), no SHA-256.
+    for (const key of await keysOf(opened.bsl)) {
+      const body = await readAll(opened.bsl, key);
+      await opened.bsl.client.send(
+        new PutObjectCommand({ Bucket: opened.bsl.bucket, Key: opened.bsl.fullKey(key), Body: body }),
+      );
+      expect((await s3FullObjectSha256(opened.bsl, key))?.sha256).toBeUndefined();
+    }
+    const dest = await motoStore("crc");
+    const result = await env.run({ backup: "instance-crc32" }, dest, { serverSideCopy: true });
+    expect(result.verified).toBe(true);
+    const manifest = await readManifest(dest, result.manifestKey);
+    for (const object of manifest!.objects) {
+      const bytes = await readAll(opened.bsl, object.key.slice("velero/".length));
+      expect(object.sha256).toBe(createHash("sha256").update(bytes).digest("hex"));
+    }
+  });
+
+  it("full scope, streamed from another store into S3 (multipart for the large tarball), verified by reading back", async () => {
+    env = await openExportEnv();
+    addBulkyConfigMaps(env, 8, 900 * 1024);
+    await env.sandbox.scenario.addBackup({ name: "instance-s3str" });
+    const dest = await motoStore("streamed");
+    const result = await env.run({ backup: "instance-s3str" }, dest);
+    expect(result).toMatchObject({ scope: "full", verified: true, copiedObjects: result.objects });
+    expect((await dest.head("velero/backups/instance-s3str/instance-s3str.tar.gz"))?.size).toBeGreaterThan(
+      8 * MiB,
+    );
+    await readBackAsBsl(dest, "instance-s3str");
+    const second = await env.run({ backup: "instance-s3str" }, dest);
+    expect(second.alreadyExported).toBe(true);
+  });
+
+  it.each([
+    ["truncated", { truncateAfterBytes: 9 * MiB }],
+    ["corrupted", { corrupt: true }],
+  ])(
+    "a %s download into S3: exit 1, no manifest, no tarball, no open multipart upload",
+    async (_label, fault) => {
+      env = await openExportEnv();
+      addBulkyConfigMaps(env, 8, 900 * 1024);
+      await env.sandbox.scenario.addBackup({ name: "instance-s3flt" });
+      env.sandbox.faults.add({ target: "download", path: ".tar.gz", ...fault });
+      const dest = await motoStore("faulty");
+      const error = await caught(env.run({ backup: "instance-s3flt", scope: "manifests" }, dest));
+      expect(error.exitCode).toBe(1);
+      expect(await dest.head("manifests/instance-s3flt.json")).toBeUndefined();
+      expect(await dest.head("velero/backups/instance-s3flt/instance-s3flt.tar.gz")).toBeUndefined();
+      expect(await dest.listMultipartUploads()).toEqual([]);
+      expect(await keysOf(dest, "manifests/")).toEqual([]);
+      expect(env.events.map((e) => e.detailType)).toEqual(["Export Failed"]);
+    },
+  );
+});
