@@ -1,0 +1,3 @@
+export * from "./emf.ts";
+export * from "./figures.ts";
+export * from "./prometheus.ts";

@@ -1,0 +1,144 @@
+import { type Channel, channelsFromConfig, deliver } from "@kots-backup/adapters/alerts/index";
+import { destinationStore } from "@kots-backup/adapters/export/stores";
+import { StateStore } from "@kots-backup/adapters/state/state-store";
+import { EnvironmentError, ExitCode, isKotsBackupError, type ObjectStore } from "@kots-backup/core";
+import {
+  type DeliverPort,
+  runVerify,
+  type VerifyCheck,
+  type VerifyReport,
+  type VerifySources,
+  verifyExitCode,
+} from "@kots-backup/core/usecases/verify";
+import { checkRecordStore } from "@kots-backup/core/usecases/verify-state";
+import { type LoadedConfig, loadConfig, openCluster } from "../context.ts";
+import type { Output } from "../output.ts";
+import { type GlobalOptions, registerCommand } from "../program.ts";
+
+/** A cluster that could not even be opened: every read reports the same environment problem. */
+function unreachableCluster(name: string, namespace: string, error: unknown): VerifySources["cluster"] {
+  const fail = async (): Promise<never> => {
+    throw error;
+  };
+  return { name, kotsadmNamespace: namespace, listBackups: fail, listApps: fail };
+}
+
+export interface VerifyEnvironment {
+  loaded: LoadedConfig;
+  destination: ObjectStore;
+  state: StateStore;
+  sources: VerifySources;
+  close(): Promise<void>;
+}
+
+/** Config (required), destination, state and the cluster as verify and status read them. */
+export async function openVerifyEnvironment(globals: GlobalOptions, out: Output): Promise<VerifyEnvironment> {
+  const loaded = loadConfig(globals, { required: true }) as LoadedConfig;
+  const { config } = loaded;
+  const destination = await destinationStore(config.export);
+  const state = new StateStore(destination);
+  let cluster: VerifySources["cluster"];
+  let bslPhase: VerifySources["bslPhase"];
+  let close = async () => {};
+  try {
+    const opened = await openCluster(globals, {
+      warn: (message) => out.log("warn", message),
+      log: (message, fields) => out.log("info", message, fields),
+    });
+    cluster = opened.cluster;
+    bslPhase = async () => (await opened.cluster.defaultBsl()).phase;
+    close = () => opened.cluster.close();
+  } catch (error) {
+    // A missing or unusable kubeconfig is an environment problem: reported on every check.
+    if (!(isKotsBackupError(error) && error instanceof EnvironmentError)) throw error;
+    cluster = unreachableCluster(config.cluster.name, config.cluster.kotsadmNamespace ?? "default", error);
+  }
+  return {
+    loaded,
+    destination,
+    state,
+    sources: {
+      cluster,
+      ...(bslPhase ? { bslPhase } : {}),
+      destination,
+      claims: () => state.listClaims(),
+      silences: () => state.listSilences(),
+      log: (level, message, fields) => out.log(level, message, fields),
+    },
+    close,
+  };
+}
+
+/** The delivery port over the configured channels. */
+export function deliverPort(channels: readonly Channel[], out: Output): DeliverPort {
+  return async (event, only) => {
+    const chosen = channels.filter((c) => !only || only.includes(c.name));
+    const results = await deliver(chosen, event, {
+      log: (line) =>
+        out.log(line.level, `alert channel ${line.channel}, attempt ${line.attempt}: ${line.message}`),
+    });
+    return results.map((r) => ({ channel: r.channel, ok: r.ok, ...(r.error ? { error: r.error } : {}) }));
+  };
+}
+
+const dash = (value: string | undefined) => value ?? "-";
+
+export function renderChecks(checks: readonly VerifyCheck[]): string {
+  if (checks.length === 0) return "No schedules configured (add schedules to the config file).";
+  const header = ["SCHEDULE", "STATE", "REASONS", "SINCE", "LAST SUCCESS", "LAST EXPORT", "EXPECTED BY"];
+  const rows = checks.map((c) => [
+    c.name,
+    c.silencedUntil ? `${c.state} (silenced until ${c.silencedUntil})` : c.state,
+    c.reasons.join(",") || "-",
+    dash(c.since),
+    dash(c.lastSuccessAt),
+    dash(c.lastExportAt),
+    dash(c.expectedBy),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+export function renderReport(report: VerifyReport): string {
+  return `${renderChecks(report.checks)}\nchecked at ${report.checkedAt}`;
+}
+
+registerCommand((program, run) => {
+  program
+    .command("verify")
+    .description(
+      "Check every schedule's freshness (missed, failed, stuck, export missing/invalid, BSL, cluster) and page\n" +
+        "on-call once per incident (Check Down / Check Up). Exit 1 when any check is down.",
+    )
+    .action(
+      run(async ({ globals, out }) => {
+        const env = await openVerifyEnvironment(globals, out);
+        try {
+          const { config } = env.loaded;
+          const channels = await channelsFromConfig(config.alerts);
+          const result = await runVerify(config.schedules, {
+            ...env.sources,
+            records: checkRecordStore(env.destination),
+            deliver: deliverPort(channels, out),
+            channels: channels.map((c) => c.name),
+            now: new Date(),
+            logError: (message, fields) => out.log("error", message, fields),
+          });
+          for (const t of result.transitions) {
+            for (const event of t.events)
+              out.log("info", `${event.detailType}: ${t.schedule}`, { reasons: event.detail.reasons });
+            if (t.suppressed) out.log("info", `${t.schedule} is down but silenced: nobody was paged`);
+          }
+          out.result(result.report, renderReport);
+          return verifyExitCode(result.report) === 1 ? ExitCode.problem : ExitCode.ok;
+        } finally {
+          await env.close();
+        }
+      }),
+    );
+});
