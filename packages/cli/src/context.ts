@@ -1,15 +1,15 @@
 // Builds what commands need from the global options: the config (optional for `backup` and `ls`,
 // which work from the kubeconfig alone as `kubectl kots` does), the cluster connection and the
-// KotsCluster port. Nothing here talks to the network: connecting happens on first use.
+// KotsCluster port, built by the shared runtime (@kots-backup/adapters/runtime) the Lambda handlers use too.
+// Nothing here talks to the network: connecting happens on first use.
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { S3Client } from "@aws-sdk/client-s3";
-import { KubeKotsCluster } from "@kots-backup/adapters/kube/cluster";
-import { type ConnectionSource, connect, type KubeConnection } from "@kots-backup/adapters/kube/connection";
-import { resolveSecret } from "@kots-backup/adapters/secrets/resolve";
+import { destinationStore } from "@kots-backup/adapters/export/stores";
+import type { KubeKotsCluster } from "@kots-backup/adapters/kube/cluster";
+import type { KubeConnection } from "@kots-backup/adapters/kube/connection";
+import { connectFromConfig, kotsClusterOn } from "@kots-backup/adapters/runtime/index";
 import { StateStore, slotClaimStore } from "@kots-backup/adapters/state/state-store";
 import { LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
-import { S3Store } from "@kots-backup/adapters/store/s3";
 import { EnvironmentError, InputError } from "@kots-backup/core";
 import { type Config, parseConfig } from "@kots-backup/core/config";
 import { parseDestination } from "@kots-backup/core/destination";
@@ -89,131 +89,18 @@ export function loadConfig(
   return { config: parseConfig(document), path };
 }
 
-interface ConnectionSecret {
-  server?: unknown;
-  caData?: unknown;
-  token?: unknown;
-  namespace?: unknown;
-}
-
 /** The connection: `cluster.credentials` (+ `cluster.eks`) from AWS, else the kubeconfig (flags first). */
 export async function openConnection(
   globals: GlobalOptions,
   config: Config | undefined,
   options: ContextOptions = {},
 ): Promise<KubeConnection> {
-  const cluster = config?.cluster;
-  const warn = options.warn;
-  const common = {
-    ...(cluster?.insecureSkipTlsVerify ? { insecureSkipTlsVerify: true } : {}),
-    ...(warn ? { warn } : {}),
+  return connectFromConfig(config, {
+    ...(options.warn ? { warn: options.warn } : {}),
     ...(options.env ? { env: options.env } : {}),
-  };
-  const caData = cluster?.caFile ? readCaFile(cluster.caFile) : undefined;
-  let source: ConnectionSource;
-  if (cluster?.credentials && !globals.kubeconfig && !globals.context) {
-    const secret = await resolveSecret(cluster.credentials, {
-      field: "cluster.credentials",
-      ...(options.env ? { env: options.env } : {}),
-    });
-    let parsed: ConnectionSecret;
-    try {
-      parsed = JSON.parse(secret.reveal()) as ConnectionSecret;
-    } catch {
-      throw new InputError(
-        "invalid-cluster-credentials",
-        "cluster.credentials: the secret is not JSON {server, caData, token}",
-        {
-          field: "cluster.credentials",
-          fix: 'store {"server":"https://…","caData":"<base64 PEM>","token":"<service-account token>"} in it',
-        },
-      );
-    }
-    if (typeof parsed.server !== "string") {
-      throw new InputError("invalid-cluster-credentials", "cluster.credentials: the secret has no server", {
-        field: "cluster.credentials",
-        fix: 'add "server": "https://<api-server>" to the secret',
-      });
-    }
-    const ca = caData ?? (typeof parsed.caData === "string" ? parsed.caData : undefined);
-    const namespace =
-      cluster.kotsadmNamespace ?? (typeof parsed.namespace === "string" ? parsed.namespace : undefined);
-    if (cluster.eks) {
-      if (!ca) {
-        throw new InputError(
-          "invalid-cluster-credentials",
-          "cluster.credentials: an EKS connection needs caData",
-          {
-            field: "cluster.credentials",
-            fix: "add the cluster's certificate authority (aws eks describe-cluster … certificateAuthority.data) as caData",
-          },
-        );
-      }
-      source = {
-        kind: "eks",
-        clusterName: cluster.eks.clusterName,
-        region: cluster.eks.region,
-        server: parsed.server,
-        caData: ca,
-        ...(namespace ? { namespace } : {}),
-      };
-    } else {
-      if (typeof parsed.token !== "string") {
-        throw new InputError("invalid-cluster-credentials", "cluster.credentials: the secret has no token", {
-          field: "cluster.credentials",
-          fix: 'add "token": "<service-account token>" to the secret (or set cluster.eks to sign EKS tokens)',
-        });
-      }
-      source = {
-        kind: "token",
-        server: parsed.server,
-        token: parsed.token,
-        ...(ca ? { caData: ca } : {}),
-        ...(namespace ? { namespace } : {}),
-      };
-    }
-  } else {
-    const file = globals.kubeconfig ?? cluster?.kubeconfig;
-    const context = globals.context ?? cluster?.context;
-    source = { kind: "kubeconfig", ...(file ? { file } : {}), ...(context ? { context } : {}) };
-  }
-  const connection = await connect(source, {
-    ...common,
-    fields: {
-      file: globals.kubeconfig ? "--kubeconfig" : cluster?.kubeconfig ? "cluster.kubeconfig" : "--kubeconfig",
-      context: globals.context ? "--context" : cluster?.context ? "cluster.context" : "--context",
-    },
+    ...(globals.kubeconfig ? { kubeconfig: globals.kubeconfig } : {}),
+    ...(globals.context ? { context: globals.context } : {}),
   });
-  if (caData && source.kind === "kubeconfig") {
-    const kc = connection.kubeConfig;
-    const current = kc.getCurrentCluster();
-    if (current) {
-      kc.loadFromOptions({
-        clusters: kc
-          .getClusters()
-          .map((c) => (c.name === current.name ? { ...c, caData, caFile: undefined } : c)),
-        users: kc.getUsers(),
-        contexts: kc.getContexts(),
-        currentContext: kc.getCurrentContext(),
-      });
-    }
-  }
-  return connection;
-}
-
-function readCaFile(path: string): string {
-  try {
-    return readFileSync(path).toString("base64");
-  } catch (error) {
-    throw new EnvironmentError(
-      "ca-file-unreadable",
-      `cluster.caFile: cannot read ${path} (${(error as NodeJS.ErrnoException).code})`,
-      {
-        field: "cluster.caFile",
-        fix: "point cluster.caFile at the PEM file of the cluster's CA",
-      },
-    );
-  }
 }
 
 export interface ClusterContext {
@@ -230,12 +117,7 @@ export async function openCluster(
   const loaded = loadConfig(globals, options);
   const config = loaded?.config;
   const connection = await openConnection(globals, config, options);
-  const cluster = new KubeKotsCluster(connection, {
-    name: config?.cluster.name ?? "kots",
-    ...(config?.cluster.kotsadmNamespace ? { kotsadmNamespace: config.cluster.kotsadmNamespace } : {}),
-    ...(config?.cluster.veleroNamespace ? { veleroNamespace: config.cluster.veleroNamespace } : {}),
-    ...(options.log ? { log: options.log } : {}),
-  });
+  const cluster = kotsClusterOn(connection, config, options.log ? { log: options.log } : {});
   return { config, connection, cluster };
 }
 
@@ -255,40 +137,7 @@ export async function openClaims(
     if (!existsSync(root)) return undefined;
     return slotClaimStore(new StateStore(new LocalFolderStore(root)));
   }
-  const env = options.env ? { env: options.env } : {};
-  const credentials = config.export.credentials
-    ? {
-        accessKeyId: (
-          await resolveSecret(config.export.credentials.accessKeyId, {
-            field: "export.credentials.accessKeyId",
-            ...env,
-          })
-        ).reveal(),
-        secretAccessKey: (
-          await resolveSecret(config.export.credentials.secretAccessKey, {
-            field: "export.credentials.secretAccessKey",
-            ...env,
-          })
-        ).reveal(),
-        ...(config.export.credentials.sessionToken
-          ? {
-              sessionToken: (
-                await resolveSecret(config.export.credentials.sessionToken, {
-                  field: "export.credentials.sessionToken",
-                  ...env,
-                })
-              ).reveal(),
-            }
-          : {}),
-      }
-    : undefined;
-  const client = new S3Client({
-    ...(config.export.region ? { region: config.export.region } : {}),
-    ...(config.export.endpoint ? { endpoint: config.export.endpoint } : {}),
-    ...(config.export.forcePathStyle !== undefined ? { forcePathStyle: config.export.forcePathStyle } : {}),
-    ...(credentials ? { credentials } : {}),
-  });
   return slotClaimStore(
-    new StateStore(new S3Store({ bucket: destination.bucket, prefix: destination.prefix, client })),
+    new StateStore(await destinationStore(config.export, options.env ? { env: options.env } : {})),
   );
 }

@@ -4,8 +4,9 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { redactKnown, redactValue } from "@kots-backup/adapters/runtime/known-secrets";
 import { isKotsBackupError } from "@kots-backup/core";
-import middy from "@middy/core";
+import middy, { type MiddlewareObj } from "@middy/core";
 import errorLogger from "@middy/error-logger";
 import type { Context } from "aws-lambda";
 
@@ -20,18 +21,43 @@ export interface HandlerTools {
   context: Context;
 }
 
-export interface HandlerOptions {
+export interface HandlerOptions<TEvent = unknown, TResult = unknown> {
   /** How long before the Lambda deadline the signal aborts (default 30 s: room to save state). */
   earlyTimeoutMs?: number;
   logger?: Logger;
   metrics?: Metrics;
+  /** Event middlewares (validation…), run after logging is set up and before the work. */
+  middlewares?: MiddlewareObj<TEvent, TResult, Error, Context>[];
+}
+
+/** Every string a log line carries passes through here: known secret values never reach the logs. */
+export const redactingReplacer = (_key: string, value: unknown): unknown => {
+  if (typeof value === "string") return redactKnown(value);
+  if (value instanceof Error)
+    return redactValue({ name: value.name, message: value.message, stack: value.stack });
+  return value;
+};
+
+/** The error the caller (console, Scheduler's DLQ, EventBridge) sees: product errors as they are, others scrubbed. */
+function redactError(error: unknown): Error {
+  if (isKotsBackupError(error)) {
+    const message = redactKnown(error.message);
+    if (message !== error.message) Object.defineProperty(error, "message", { value: message });
+    return error;
+  }
+  const original = error instanceof Error ? error : new Error(String(error));
+  const scrubbed = new Error(redactKnown(original.message));
+  scrubbed.name = original.name;
+  if (original.stack) scrubbed.stack = redactKnown(original.stack);
+  return scrubbed;
 }
 
 export function lambdaHandler<TEvent, TResult>(
   work: (event: TEvent, tools: HandlerTools) => Promise<TResult>,
-  options: HandlerOptions = {},
+  options: HandlerOptions<TEvent, TResult> = {},
 ) {
-  const logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
+  const logger =
+    options.logger ?? new Logger({ serviceName: SERVICE_NAME, jsonReplacerFn: redactingReplacer });
   const metrics = options.metrics ?? new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
   const earlyTimeoutMs = options.earlyTimeoutMs ?? 30_000;
   return middy<TEvent, TResult, Error, Context>({
@@ -52,6 +78,13 @@ export function lambdaHandler<TEvent, TResult>(
         },
       }),
     )
+    .use({
+      // Runs before the error logger: what is logged and what is returned are both scrubbed.
+      onError: (request) => {
+        request.error = redactError(request.error);
+      },
+    })
+    .use(options.middlewares ?? [])
     .handler(async (event, context) => {
       const graceful = new AbortController();
       const timer = setTimeout(

@@ -1,0 +1,44 @@
+// Every secret value this process has resolved through the runtime (cluster token, routing keys,
+// webhook URLs, S3 keys), so that whatever prints (the Lambda logger, errors returned to a caller) can
+// scrub them. Values are held only in memory, never logged; `redactKnown` is the only way out.
+import { redact, type Secret } from "../secrets/secret.ts";
+
+const known = new Set<Secret | string>();
+
+/** Remembers secret values to be scrubbed from logs and errors. */
+export function rememberSecrets(...secrets: ReadonlyArray<Secret | string | undefined>): void {
+  for (const secret of secrets) if (secret !== undefined) known.add(secret);
+}
+
+/** `text` with every remembered secret value (raw, URL-encoded or JSON-escaped) replaced by `[redacted]`. */
+export function redactKnown(text: string): string {
+  return known.size === 0 ? text : redact(text, [...known]);
+}
+
+/** Deep copy of a JSON-like value with every string passed through {@link redactKnown}. */
+export function redactValue<T>(value: T): T {
+  if (known.size === 0) return value;
+  return walk(value, new WeakSet()) as T;
+}
+
+function walk(value: unknown, seen: WeakSet<object>): unknown {
+  if (typeof value === "string") return redactKnown(value);
+  if (typeof value !== "object" || value === null) return value;
+  if (seen.has(value)) return value;
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => walk(v, seen));
+  if (value instanceof Error) {
+    const copy = new Error(redactKnown(value.message));
+    copy.name = value.name;
+    if (value.stack) copy.stack = redactKnown(value.stack);
+    return copy;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)
+    return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, seen)]));
+}
+
+/** Forgets every remembered value (tests). */
+export function forgetSecrets(): void {
+  known.clear();
+}

@@ -1,0 +1,268 @@
+// Exports inside a Lambda's time: the engine (@kots-backup/adapters/export) is resumable (objects already
+// verified at the destination are skipped; the manifest is written last), so an export that does not fit
+// is left at the graceful signal and continued by the next reconcile run, which finds it through a
+// request record `state/exports/<backup>.json`. The engine takes no AbortSignal: the copy in flight is
+// abandoned, not cancelled (see the report on issue #7).
+import type { Logger } from "@aws-lambda-powertools/logger";
+import {
+  type ExportDeps,
+  type ExportProgress,
+  type ExportResult,
+  type ExportScopeChoice,
+  exportBackup,
+  resolveBackup,
+} from "@kots-backup/adapters/export/engine";
+import { bslSourceStore } from "@kots-backup/adapters/export/stores";
+import { KubeDownloadSource } from "@kots-backup/adapters/kube/download-request";
+import type { Runtime } from "@kots-backup/adapters/runtime/index";
+import { NotFoundError, PreconditionFailedError } from "@kots-backup/adapters/store/errors";
+import { InputError, isKotsBackupError, type KotsBackupEvent, type ObjectStore } from "@kots-backup/core";
+import { STATE_ROOT } from "@kots-backup/core/export-layout";
+
+/** Where pending export requests live (one per backup). */
+export const EXPORT_REQUESTS_PREFIX = `${STATE_ROOT}exports/`;
+
+export interface ExportRequestRecord {
+  backup: string;
+  scope?: ExportScopeChoice;
+  includePartiallyFailed?: boolean;
+  schedule?: string;
+  requestedAt: string;
+  /** Set once a run finished it (verified, or failed for good): reconcile skips it. */
+  doneAt?: string;
+  outcome?: "exported" | "failed";
+}
+
+export interface ExportInput {
+  backup?: string;
+  latest?: boolean;
+  scope?: ExportScopeChoice;
+  includePartiallyFailed?: boolean;
+  schedule?: string;
+}
+
+/** The engine's dependencies over the runtime, as the CLI's `export` builds them. */
+export async function exportDeps(
+  runtime: Runtime,
+  scope: ExportScopeChoice,
+  emit: (event: KotsBackupEvent) => Promise<void>,
+  logger: Logger,
+  progress?: (p: ExportProgress) => void,
+): Promise<ExportDeps> {
+  const config = runtime.config;
+  const cluster = await runtime.cluster();
+  const destination = await runtime.destination();
+  const velero = await cluster.veleroNamespace();
+  const bslInfo = await cluster.defaultBsl().catch((error: Error) => {
+    logger.warn("could not read the default BackupStorageLocation", { reason: error.message });
+    return undefined;
+  });
+  const source =
+    scope === "manifests" || !bslInfo
+      ? { serverSide: false, reason: "the BSL could not be read" }
+      : await bslSourceStore(config.export, bslInfo);
+  const location = bslInfo?.bucket
+    ? `s3://${bslInfo.bucket}${bslInfo.prefix ? `/${bslInfo.prefix.replace(/^\/+|\/+$/g, "")}` : ""}`
+    : undefined;
+  return {
+    cluster,
+    destination,
+    veleroNamespace: velero.namespace,
+    bsl: { name: bslInfo?.name ?? "default", ...(location ? { location } : {}) },
+    ...(source.store ? { source: { store: source.store } } : {}),
+    ...(source.reason ? { sourceUnavailable: source.reason } : {}),
+    serverSideCopy: source.serverSide,
+    downloads: new KubeDownloadSource(cluster.api, velero.namespace),
+    downloadConfig: async (app) => (await cluster.kotsadm()).download(app),
+    emit,
+    log: (level, message, fields) => logger[level](message, fields ?? {}),
+    ...(progress ? { progress } : {}),
+  };
+}
+
+export type ExportOutcome =
+  | ({ done: true } & ExportResult)
+  | {
+      done: false;
+      backup: string;
+      destination: string;
+      progress?: ExportProgress;
+      message: string;
+    }
+  | {
+      done: true;
+      backup: string;
+      destination: string;
+      manifestKey?: string;
+      verified: false;
+      alreadyExported: false;
+      error: { code: string; message: string };
+    };
+
+/** Event field names instead of the CLI's flags in the engine's input errors. */
+function eventFields(error: unknown): unknown {
+  if (error instanceof InputError && (error.field === "<backup>" || error.field === "--latest")) {
+    return new InputError(error.code, error.message.replace(/^--latest: /, "backup: "), {
+      field: "backup",
+      ...(error.fix
+        ? { fix: error.fix.replaceAll("--include-partially-failed", '"includePartiallyFailed": true') }
+        : {}),
+      cause: error,
+    });
+  }
+  return error;
+}
+
+/**
+ * Runs one export until it ends or `signal` aborts. On the signal it records the request for reconcile
+ * and returns `{ done: false, … }` with the progress so far. An export that did not verify (exit 1 in the
+ * CLI) returns the CLI's failure document; input and environment errors are thrown.
+ */
+export async function exportWithin(
+  input: ExportInput,
+  runtime: Runtime,
+  emit: (event: KotsBackupEvent) => Promise<void>,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<ExportOutcome> {
+  const config = runtime.config;
+  const scope = input.scope ?? config.export.scope;
+  let last: ExportProgress | undefined;
+  const deps = await exportDeps(runtime, scope, emit, logger, (p) => {
+    last = p;
+  });
+  const request = {
+    scope,
+    includePartiallyFailed: input.includePartiallyFailed ?? config.export.includePartiallyFailed,
+    keepLast: config.export.keepLast,
+    ...(config.export.configApps ? { configApps: config.export.configApps } : {}),
+    ...(input.schedule ? { schedule: input.schedule } : {}),
+  };
+  // Resolve `latest` first so that a continued export names its backup.
+  let name = input.backup;
+  if (input.latest) {
+    try {
+      name = (await resolveBackup({ ...request, latest: true }, deps)).metadata.name;
+    } catch (error) {
+      throw eventFields(error);
+    }
+  }
+  const running = exportBackup({ ...request, ...(name !== undefined ? { backup: name } : {}) }, deps);
+  running.catch(() => {});
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<"aborted">((resolve) => {
+    onAbort = () => resolve("aborted");
+    if (signal.aborted) resolve("aborted");
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    const first = await Promise.race([running, aborted]);
+    if (first !== "aborted") {
+      await finishRequest(deps.destination, first.backup, "exported");
+      return { done: true, ...first };
+    }
+  } catch (error) {
+    if (isKotsBackupError(error) && error.exitCode === 1) {
+      await finishRequest(deps.destination, name ?? "", "failed");
+      return {
+        done: true,
+        backup: name ?? "latest",
+        destination: deps.destination.location,
+        ...(name ? { manifestKey: `manifests/${name}.json` } : {}),
+        verified: false,
+        alreadyExported: false,
+        error: { code: error.code, message: error.message },
+      };
+    }
+    throw eventFields(error);
+  } finally {
+    if (onAbort) signal.removeEventListener("abort", onAbort);
+  }
+  const backup = name ?? "";
+  await recordRequest(deps.destination, {
+    backup,
+    ...(input.scope ? { scope: input.scope } : {}),
+    ...(input.includePartiallyFailed !== undefined
+      ? { includePartiallyFailed: input.includePartiallyFailed }
+      : {}),
+    ...(input.schedule ? { schedule: input.schedule } : {}),
+    requestedAt: new Date().toISOString(),
+  });
+  logger.info("export continues in the next reconcile runs", { backup, progress: last });
+  return {
+    done: false,
+    backup,
+    destination: deps.destination.location,
+    ...(last ? { progress: last } : {}),
+    message: `export of ${backup} did not fit in this invocation; reconcile continues it (objects already verified are kept)`,
+  };
+}
+
+const requestKey = (backup: string) => `${EXPORT_REQUESTS_PREFIX}${backup}.json`;
+
+async function readText(store: ObjectStore, key: string): Promise<string | undefined> {
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await store.get(key)) chunks.push(Buffer.from(chunk as Buffer));
+    return Buffer.concat(chunks).toString("utf8");
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** Records (or replaces) a pending export request. */
+export async function recordRequest(store: ObjectStore, record: ExportRequestRecord): Promise<void> {
+  await store.put(requestKey(record.backup), `${JSON.stringify(record, null, 2)}\n`, {
+    contentType: "application/json",
+  });
+}
+
+/** Marks a pending request (if any) as finished. */
+export async function finishRequest(
+  store: ObjectStore,
+  backup: string,
+  outcome: "exported" | "failed",
+): Promise<void> {
+  if (!backup) return;
+  const info = await store.head(requestKey(backup));
+  if (!info) return;
+  const current = await readRequest(store, backup);
+  if (!current || current.doneAt) return;
+  try {
+    await store.put(
+      requestKey(backup),
+      `${JSON.stringify({ ...current, doneAt: new Date().toISOString(), outcome }, null, 2)}\n`,
+      { contentType: "application/json", ifMatch: info.etag },
+    );
+  } catch (error) {
+    // Someone else updated it first: their record stands.
+    if (!(error instanceof PreconditionFailedError)) throw error;
+  }
+}
+
+export async function readRequest(
+  store: ObjectStore,
+  backup: string,
+): Promise<ExportRequestRecord | undefined> {
+  const text = await readText(store, requestKey(backup));
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(text) as ExportRequestRecord;
+    return typeof value.backup === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Export requests not finished yet, oldest first. */
+export async function pendingRequests(store: ObjectStore): Promise<ExportRequestRecord[]> {
+  const out: ExportRequestRecord[] = [];
+  for await (const info of store.list(EXPORT_REQUESTS_PREFIX)) {
+    if (!info.key.endsWith(".json")) continue;
+    const name = info.key.slice(EXPORT_REQUESTS_PREFIX.length, -".json".length);
+    const record = await readRequest(store, name);
+    if (record && !record.doneAt) out.push(record);
+  }
+  return out.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
+}

@@ -1,0 +1,92 @@
+// Verify and status over the runtime, as the CLI's `verify` and `status` run them. An unreachable
+// cluster is not an error: every check reports `cluster-unreachable` (down once grace has passed).
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { publishEmf } from "@kots-backup/adapters/metrics/emf";
+import type { Runtime } from "@kots-backup/adapters/runtime/index";
+import { StateStore } from "@kots-backup/adapters/state/state-store";
+import { EnvironmentError } from "@kots-backup/core";
+import {
+  evaluateFacts,
+  gatherFacts,
+  runVerify,
+  type VerifyReport,
+  type VerifyRun,
+  type VerifySources,
+} from "@kots-backup/core/usecases/verify";
+import { type CheckRecord, checkRecordStore } from "@kots-backup/core/usecases/verify-state";
+import type { LambdaRuntime } from "./runtime.ts";
+import { useCaseLog } from "./runtime.ts";
+
+/** Manifests parsed by earlier invocations of this container (keyed by key and etag). */
+const manifestCache: NonNullable<VerifySources["manifestCache"]> = new Map();
+
+function unreachableCluster(name: string, namespace: string, error: unknown): VerifySources["cluster"] {
+  const fail = async (): Promise<never> => {
+    throw error;
+  };
+  return { name, kotsadmNamespace: namespace, listBackups: fail, listApps: fail };
+}
+
+export async function verifySources(runtime: Runtime, logger: Logger): Promise<VerifySources> {
+  const config = runtime.config;
+  const destination = await runtime.destination();
+  const state = new StateStore(destination);
+  let cluster: VerifySources["cluster"];
+  let bslPhase: VerifySources["bslPhase"];
+  try {
+    const opened = await runtime.cluster();
+    cluster = opened;
+    bslPhase = async () => (await opened.defaultBsl()).phase;
+  } catch (error) {
+    if (!(error instanceof EnvironmentError)) throw error;
+    logger.warn("the cluster cannot be reached: every check reports cluster-unreachable", {
+      reason: error.message,
+    });
+    cluster = unreachableCluster(config.cluster.name, config.cluster.kotsadmNamespace ?? "default", error);
+  }
+  return {
+    cluster,
+    ...(bslPhase ? { bslPhase } : {}),
+    destination,
+    claims: () => state.listClaims(),
+    silences: () => state.listSilences(),
+    manifestCache,
+    log: useCaseLog(logger),
+  };
+}
+
+/** `verify`: records transitions and puts their events on the event stream (notify pages from there). */
+export async function verifyNow(lambda: LambdaRuntime, logger: Logger): Promise<VerifyRun> {
+  const { runtime } = lambda;
+  const sources = await verifySources(runtime, logger);
+  const run = await runVerify(runtime.config.schedules, {
+    ...sources,
+    records: checkRecordStore(sources.destination),
+    deliver: lambda.deliverPort,
+    channels: lambda.streamChannels,
+    now: new Date(),
+    logError: (message, fields) => logger.error(message, fields ?? {}),
+  });
+  for (const t of run.transitions) {
+    for (const event of t.events)
+      logger.info(`${event.detailType}: ${t.schedule}`, { reasons: event.detail.reasons });
+    if (t.suppressed) logger.info(`${t.schedule} is down but silenced: nobody was paged`);
+  }
+  // Per-schedule figures (dimensions Cluster, Schedule) as EMF lines on stdout.
+  publishEmf({
+    cluster: runtime.config.cluster.name,
+    checkedAt: new Date(run.report.checkedAt),
+    schedules: run.figures,
+  });
+  return run;
+}
+
+/** `status`: the same picture, read-only (no alert state written, nobody paged). */
+export async function statusNow(runtime: Runtime, logger: Logger): Promise<VerifyReport> {
+  const sources = await verifySources(runtime, logger);
+  const facts = await gatherFacts(sources, new Date());
+  const records = checkRecordStore(sources.destination);
+  const known = new Map<string, CheckRecord | undefined>();
+  for (const s of runtime.config.schedules) known.set(s.name, (await records.read(s.name))?.value);
+  return evaluateFacts(facts, runtime.config.schedules, known).report;
+}
