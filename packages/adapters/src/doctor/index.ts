@@ -1,0 +1,5 @@
+export * from "./alerts.ts";
+export * from "./cluster.ts";
+export * from "./destination.ts";
+export * from "./rbac.ts";
+export * from "./types.ts";

@@ -1,0 +1,101 @@
+// `kots-backup doctor` (contract §2): one line per check, pass or fail with the fix. Exit 1 when any
+// check fails; exit 3 only when it cannot start at all (no kubeconfig), exit 2 on a bad config.
+// The checks live in adapters/src/doctor; this wires them to the global options and the config.
+import { alertChecks } from "@kots-backup/adapters/doctor/alerts";
+import { clusterChecks } from "@kots-backup/adapters/doctor/cluster";
+import { localFolderChecks, s3BucketChecks } from "@kots-backup/adapters/doctor/destination";
+import { type DoctorCheck, type DoctorReport, doctorFailed } from "@kots-backup/adapters/doctor/types";
+import { destinationStore } from "@kots-backup/adapters/export/stores";
+import { KubeKotsCluster } from "@kots-backup/adapters/kube/cluster";
+import { LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
+import { S3Store } from "@kots-backup/adapters/store/s3";
+import { ExitCode, isKotsBackupError } from "@kots-backup/core";
+import { loadConfig, openConnection } from "../context.ts";
+import type { Output } from "../output.ts";
+import { type GlobalOptions, registerCommand } from "../program.ts";
+
+export function renderDoctor(report: DoctorReport): string {
+  const lines: string[] = [];
+  for (const check of report.checks) {
+    const mark = check.skipped ? (check.ok ? "SKIP" : "----") : check.ok ? "PASS" : "FAIL";
+    lines.push(`${mark}  ${check.name}: ${check.detail}`);
+    if (!check.ok && check.fix) lines.push(`      fix: ${check.fix}`);
+  }
+  const failed = report.checks.filter((c) => !c.ok).length;
+  lines.push(
+    failed === 0
+      ? `all ${report.checks.length} checks passed`
+      : `${failed} of ${report.checks.length} checks failed`,
+  );
+  return lines.join("\n");
+}
+
+/** Runs every check. Throws only when it cannot start (config invalid, no kubeconfig at all). */
+export async function runDoctor(globals: GlobalOptions, out: Output): Promise<DoctorReport> {
+  const loaded = loadConfig(globals);
+  const config = loaded?.config;
+  const checks: DoctorCheck[] = [];
+  if (loaded) checks.push({ name: "config", ok: true, detail: `${loaded.path} is valid` });
+  else
+    checks.push({
+      name: "config",
+      ok: true,
+      skipped: true,
+      detail: "no config file: cluster checks only (kotsadm namespace from the kubeconfig context)",
+    });
+
+  const connection = await openConnection(globals, config, { warn: (m) => out.log("warn", m) });
+  const cluster = new KubeKotsCluster(connection, {
+    name: config?.cluster.name ?? "kots",
+    ...(config?.cluster.kotsadmNamespace ? { kotsadmNamespace: config.cluster.kotsadmNamespace } : {}),
+    ...(config?.cluster.veleroNamespace ? { veleroNamespace: config.cluster.veleroNamespace } : {}),
+    retry: { maxAttempts: 2 },
+  });
+  try {
+    checks.push(...(await clusterChecks(connection, cluster)));
+  } finally {
+    await cluster.close();
+  }
+
+  if (!config) {
+    checks.push({ name: "destination", ok: true, skipped: true, detail: "skipped: no config file" });
+    checks.push({ name: "alert channels", ok: true, skipped: true, detail: "skipped: no config file" });
+    return { checks };
+  }
+  try {
+    const store = await destinationStore(config.export);
+    if (store instanceof S3Store)
+      checks.push(...(await s3BucketChecks(store.client, store.bucket, store.prefix)));
+    else if (store instanceof LocalFolderStore) checks.push(...(await localFolderChecks(store.root)));
+  } catch (error) {
+    checks.push({
+      name: "destination",
+      ok: false,
+      detail: error instanceof Error ? error.message : String(error),
+      fix: isKotsBackupError(error) && error.fix ? error.fix : "check export.destination and its credentials",
+    });
+  }
+  checks.push(
+    ...(await alertChecks(config.alerts, {
+      ...(config.daemon.heartbeatUrl ? { heartbeatUrl: config.daemon.heartbeatUrl } : {}),
+    })),
+  );
+  return { checks };
+}
+
+registerCommand((program, run) => {
+  program
+    .command("doctor")
+    .description(
+      "Check everything kots-backup depends on, one line per check with the fix: kubeconfig and TLS, the API,\n" +
+        "kotsadm and its auth string, Velero and its default BSL, each Kubernetes permission of deploy/rbac.yaml,\n" +
+        "the export destination's settings, and the alert channels (dry run). Exit 1 when any check fails.",
+    )
+    .action(
+      run(async ({ globals, out }) => {
+        const report = await runDoctor(globals, out);
+        out.result(report, renderDoctor);
+        return doctorFailed(report) ? ExitCode.problem : ExitCode.ok;
+      }),
+    );
+});

@@ -1,0 +1,564 @@
+// The local daemon (`kots-backup daemon`): the embedded default for users without AWS.
+//
+// One loop ticks every `tickMs`:
+//   schedule   core's planSlots (the slot math freshness uses) says which slots are due; each is
+//              fired in the background through the run-backup use case (trigger `schedule`), which
+//              claims the slot create-only in the state store: a restart or a second daemon never
+//              starts a slot twice;
+//   follow     backups it knows to be in progress (its own, and after a restart those its claims
+//              name) are read until terminal: Backup Completed / Backup Failed, then a reconcile;
+//   reconcile  every `verifyIntervalMs` (and after a backup ends), single-flight, in the background:
+//              export the newest finished backup of each exported schedule that has no manifest yet
+//              (the export engine skips objects already copied, so an interrupted export resumes),
+//              then verify + alert (Check Down / Check Up through verify's outbox), publish the
+//              figures on /metrics and ping the heartbeat URL.
+// Shutdown (abort signal: SIGTERM/SIGINT in the command): nothing new starts; work in flight is
+// awaited up to `shutdownTimeoutMs`. Every state write is a single atomic object write (claims,
+// check records, export manifest written last), so stopping at any point leaves no half-written
+// state: an unfinished export simply has no manifest and resumes at the next start.
+import { type Channel, deliver } from "@kots-backup/adapters/alerts/index";
+import { type ExportDeps, type ExportResult, exportBackup } from "@kots-backup/adapters/export/engine";
+import { bslSourceStore } from "@kots-backup/adapters/export/stores";
+import type { KubeKotsCluster } from "@kots-backup/adapters/kube/cluster";
+import { KubeDownloadSource } from "@kots-backup/adapters/kube/download-request";
+import { StateStore, slotClaimStore } from "@kots-backup/adapters/state/state-store";
+import {
+  DetailType,
+  dedupKey,
+  isKotsBackupError,
+  type KotsBackupEvent,
+  type ObjectStore,
+} from "@kots-backup/core";
+import type { BackupSummary } from "@kots-backup/core/backups";
+import type { Config, ScheduleConfig } from "@kots-backup/core/config";
+import {
+  lastFiredFromClaims,
+  type PlanSchedule,
+  planSlots,
+  type SlotSource,
+  slotIso,
+} from "@kots-backup/core/daemon-plan";
+import { manifestKey } from "@kots-backup/core/export-layout";
+import { matchesSchedule } from "@kots-backup/core/freshness";
+import { listBackups } from "@kots-backup/core/usecases/list-backups";
+import { runBackup } from "@kots-backup/core/usecases/run-backup";
+import {
+  type DeliverPort,
+  runVerify,
+  type VerifyRun,
+  type VerifySources,
+} from "@kots-backup/core/usecases/verify";
+import { checkRecordStore } from "@kots-backup/core/usecases/verify-state";
+import { FAILED_PHASES, isTerminalPhase, phaseOf } from "@kots-backup/core/velero";
+import { ping } from "./heartbeat.ts";
+import { DaemonMetrics, type MetricsServer, serveMetrics } from "./metrics.ts";
+
+export type DaemonLog = (
+  level: "info" | "warn" | "error",
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+/** What the daemon did, for narration (the demo) and tests. */
+export type DaemonEvent =
+  | { type: "started"; schedules: string[]; metricsPort?: number }
+  | { type: "slot"; schedule: string; slot: string; lateByMs: number }
+  | { type: "slot-too-late"; schedule: string; slot: string }
+  | { type: "event"; event: KotsBackupEvent }
+  | { type: "phase"; backup: string; phase: string }
+  | { type: "export-started"; backup: string; schedule: string }
+  | { type: "export-completed"; result: ExportResult; schedule: string }
+  | { type: "export-failed"; backup: string; schedule: string; error: string }
+  | { type: "verify"; run: VerifyRun }
+  | { type: "heartbeat"; ok: boolean; detail: string }
+  | { type: "error"; where: string; message: string }
+  | { type: "stopping"; inFlight: number };
+
+export interface DaemonOptions {
+  config: Config;
+  cluster: KubeKotsCluster;
+  destination: ObjectStore;
+  channels: readonly Channel[];
+  log: DaemonLog;
+  onEvent?: (event: DaemonEvent) => void;
+  now?: () => Date;
+  /** Loop period (default 1 s). */
+  tickMs?: number;
+  /** How often in-progress backups are read (default 5 s). */
+  followIntervalMs?: number;
+  /** Default: `daemon.verifyInterval` of the config. */
+  verifyIntervalMs?: number;
+  /** Wait for work in flight at shutdown (default 20 s; Kubernetes' grace period is 30 s). */
+  shutdownTimeoutMs?: number;
+  /** Resolved `daemon.heartbeatUrl`: pinged after each verify run. Never logged. */
+  heartbeatUrl?: { reveal(): string };
+  /** Serve /metrics and /healthz on this port (0: any free port). */
+  metricsPort?: number;
+  metricsHost?: string;
+  /** Override of the slot math (the demo's seconds-level schedule); default each schedule's cron. */
+  slotSource?: (schedule: PlanSchedule) => SlotSource;
+  /** Extra export settings (source BSL store, server-side copy, …). */
+  exportDeps?: Partial<ExportDeps>;
+}
+
+export interface DaemonSummary {
+  slotsFired: number;
+  backupsStarted: number;
+  exportsCompleted: number;
+  exportsFailed: number;
+  verifyRuns: number;
+  /** Work still running when the shutdown timeout ran out (it resumes at the next start). */
+  abandoned: number;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export class Daemon {
+  readonly metrics = new DaemonMetrics();
+  readonly state: StateStore;
+  readonly #o: DaemonOptions;
+  readonly #now: () => Date;
+  readonly #schedules: ScheduleConfig[];
+  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Backups being followed → last phase seen. */
+  readonly #following = new Map<string, { phase: string; schedule?: string }>();
+  readonly #manifestCache: NonNullable<VerifySources["manifestCache"]> = new Map();
+  #lastFired: Record<string, string> = {};
+  #reconciling: Promise<void> | undefined;
+  #reconcileRequested = true;
+  #nextReconcileAt = 0;
+  #nextFollowAt = 0;
+  #stopping = false;
+
+  constructor(options: DaemonOptions) {
+    this.#o = options;
+    this.#now = options.now ?? (() => new Date());
+    this.#schedules = options.config.schedules;
+    this.state = new StateStore(options.destination);
+  }
+
+  #emit(event: DaemonEvent): void {
+    try {
+      this.#o.onEvent?.(event);
+    } catch {
+      // narration must never break the daemon
+    }
+  }
+
+  #error(where: string, error: unknown): void {
+    const text = message(error);
+    this.#o.log(
+      "error",
+      `${where}: ${text}`,
+      isKotsBackupError(error) && error.fix ? { fix: error.fix } : {},
+    );
+    this.#emit({ type: "error", where, message: text });
+  }
+
+  #track<T>(work: Promise<T>): void {
+    const tracked = work.catch(() => undefined).finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
+  }
+
+  /** Sends a non-check event (Backup …, Export …) to the channels that take it, and logs it. */
+  readonly #publish = async (event: KotsBackupEvent): Promise<void> => {
+    this.#o.log(event.detailType.includes("Fail") ? "warn" : "info", event.detailType, {
+      ...(event.detail.schedule ? { schedule: event.detail.schedule } : {}),
+      ...(event.detail.backup ? { backup: event.detail.backup } : {}),
+      ...(event.detail.message ? { detail: event.detail.message } : {}),
+    });
+    this.#emit({ type: "event", event });
+    if (this.#o.channels.length === 0) return;
+    const results = await deliver([...this.#o.channels], event, {
+      log: (line) =>
+        this.#o.log(line.level, `alert channel ${line.channel}, attempt ${line.attempt}: ${line.message}`),
+    });
+    for (const r of results.filter((x) => !x.ok))
+      this.#o.log("warn", `could not deliver ${event.detailType} to ${r.channel}`, { error: r.error });
+  };
+
+  readonly #deliverPort: DeliverPort = async (event, only) => {
+    const chosen = this.#o.channels.filter((c) => !only || only.includes(c.name));
+    const results = await deliver(chosen, event, {
+      log: (line) =>
+        this.#o.log(line.level, `alert channel ${line.channel}, attempt ${line.attempt}: ${line.message}`),
+    });
+    return results.map((r) => ({ channel: r.channel, ok: r.ok, ...(r.error ? { error: r.error } : {}) }));
+  };
+
+  /** Runs until `signal` aborts; then waits for work in flight (bounded) and resolves. */
+  async run(signal: AbortSignal): Promise<DaemonSummary> {
+    const tickMs = this.#o.tickMs ?? 1_000;
+    let server: MetricsServer | undefined;
+    if (this.#o.metricsPort !== undefined) {
+      server = await serveMetrics(this.metrics, {
+        port: this.#o.metricsPort,
+        ...(this.#o.metricsHost ? { host: this.#o.metricsHost } : {}),
+        staleAfterMs: Math.max(30_000, tickMs * 10),
+      });
+      this.#o.log("info", `metrics on http://${this.#o.metricsHost ?? "0.0.0.0"}:${server.port}/metrics`);
+    }
+    try {
+      this.#lastFired = lastFiredFromClaims(await this.state.listClaims());
+    } catch (error) {
+      this.#error("reading slot claims (slots are still claimed create-only before any backup)", error);
+    }
+    this.#o.log("info", "daemon started", {
+      schedules: this.#schedules.map((s) => `${s.name} (${s.cron} ${s.timezone})`),
+      destination: this.#o.destination.location,
+      cluster: this.#o.config.cluster.name,
+    });
+    this.#emit({
+      type: "started",
+      schedules: this.#schedules.map((s) => s.name),
+      ...(server ? { metricsPort: server.port } : {}),
+    });
+    try {
+      while (!signal.aborted) {
+        this.metrics.lastTickAt = Date.now();
+        this.#tick();
+        await sleep(tickMs, signal);
+      }
+    } finally {
+      this.#stopping = true;
+      const abandoned = await this.#drain();
+      await server?.close();
+      await this.#o.cluster.close().catch(() => {});
+      this.#summary.abandoned = abandoned;
+    }
+    return this.#summary;
+  }
+
+  readonly #summary: DaemonSummary = {
+    slotsFired: 0,
+    backupsStarted: 0,
+    exportsCompleted: 0,
+    exportsFailed: 0,
+    verifyRuns: 0,
+    abandoned: 0,
+  };
+
+  async #drain(): Promise<number> {
+    const inFlight = [...this.#inFlight];
+    this.#emit({ type: "stopping", inFlight: inFlight.length });
+    if (inFlight.length === 0) return 0;
+    this.#o.log("info", `stopping: waiting for ${inFlight.length} task(s) in flight`);
+    const timeoutMs = this.#o.shutdownTimeoutMs ?? 20_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      Promise.allSettled(inFlight).then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!timedOut) return 0;
+    const left = this.#inFlight.size;
+    this.#o.log(
+      "warn",
+      `stopping with ${left} task(s) unfinished after ${timeoutMs} ms: an unfinished export has no manifest and resumes at the next start`,
+    );
+    return left;
+  }
+
+  /** One loop turn: fire due slots, follow, maybe reconcile. Never throws. */
+  #tick(): void {
+    const now = this.#now();
+    const plan = planSlots({
+      schedules: this.#schedules,
+      lastFired: this.#lastFired,
+      now,
+      ...(this.#o.slotSource ? { slotSource: this.#o.slotSource } : {}),
+    });
+    for (const late of plan.skipped) {
+      this.#lastFired[late.schedule] = slotIso(late.slot);
+      this.#o.log(
+        "warn",
+        `slot ${slotIso(late.slot)} of ${late.schedule} passed while the daemon was not running; not caught up`,
+        {
+          schedule: late.schedule,
+        },
+      );
+      this.#emit({ type: "slot-too-late", schedule: late.schedule, slot: slotIso(late.slot) });
+    }
+    for (const due of plan.due) {
+      const schedule = this.#schedules.find((s) => s.name === due.schedule);
+      if (!schedule) continue;
+      const slot = slotIso(due.slot);
+      this.#lastFired[due.schedule] = slot;
+      this.#track(this.#fire(schedule, slot, due.lateByMs));
+    }
+    if (now.getTime() >= this.#nextFollowAt && this.#following.size > 0) {
+      this.#nextFollowAt = now.getTime() + (this.#o.followIntervalMs ?? 5_000);
+      this.#track(this.#follow());
+    }
+    const interval = this.#o.verifyIntervalMs ?? this.#o.config.daemon.verifyInterval;
+    if (!this.#reconciling && (this.#reconcileRequested || now.getTime() >= this.#nextReconcileAt)) {
+      this.#reconcileRequested = false;
+      this.#nextReconcileAt = now.getTime() + interval;
+      const run = this.#reconcile().finally(() => {
+        this.#reconciling = undefined;
+      });
+      this.#reconciling = run;
+      this.#track(run);
+    }
+  }
+
+  async #fire(schedule: ScheduleConfig, slot: string, lateByMs: number): Promise<void> {
+    if (this.#stopping) return;
+    this.#summary.slotsFired += 1;
+    this.metrics.counters.slotsFired += 1;
+    this.#o.log("info", `slot ${slot} of schedule ${schedule.name}`, {
+      schedule: schedule.name,
+      slot,
+      lateByMs,
+    });
+    this.#emit({ type: "slot", schedule: schedule.name, slot, lateByMs });
+    try {
+      const result = await runBackup(
+        {
+          type: schedule.type,
+          ...(schedule.app ? { app: schedule.app } : {}),
+          wait: false,
+          timeoutMs: schedule.maxDuration,
+          trigger: "schedule",
+          schedule: schedule.name,
+          slot,
+          fields: { app: `schedules.${schedule.name}.app`, type: `schedules.${schedule.name}.type` },
+        },
+        {
+          cluster: this.#o.cluster,
+          claims: slotClaimStore(this.state),
+          emit: this.#publish,
+          now: this.#now,
+          log: (level, text, fields) => this.#o.log(level, text, fields),
+        },
+      );
+      if (result.outcome === "started") {
+        this.#summary.backupsStarted += 1;
+        this.metrics.counters.backupsStarted += 1;
+      }
+      if (result.outcome === "started" || result.outcome === "deduplicated") {
+        if (!isTerminalPhase(result.phase))
+          this.#following.set(result.name, { phase: result.phase, schedule: schedule.name });
+        this.#emit({ type: "phase", backup: result.name, phase: result.phase });
+      } else if (result.outcome === "skipped" || result.outcome === "claimed-elsewhere") {
+        this.#o.log("info", `slot ${slot} of ${schedule.name}: ${result.outcome}`, { reason: result.reason });
+      }
+    } catch (error) {
+      this.#error(`scheduled backup ${schedule.name} ${slot}`, error);
+    }
+  }
+
+  /** Reads the backups being followed; announces phase changes and terminal phases. */
+  async #follow(): Promise<void> {
+    for (const [name, seen] of [...this.#following]) {
+      if (this.#stopping) return;
+      try {
+        const backup = await this.#o.cluster.getBackup(name);
+        if (!backup) {
+          this.#following.delete(name);
+          continue;
+        }
+        const phase = phaseOf(backup);
+        if (phase === seen.phase) continue;
+        seen.phase = phase;
+        this.#o.log("info", `backup ${name}: ${phase}`, { backup: name, phase });
+        this.#emit({ type: "phase", backup: name, phase });
+        if (!isTerminalPhase(phase)) continue;
+        this.#following.delete(name);
+        const failed = FAILED_PHASES.has(phase);
+        const cluster = this.#o.config.cluster.name;
+        await this.#publish({
+          detailType: failed ? DetailType.backupFailed : DetailType.backupCompleted,
+          time: slotIso(this.#now()),
+          detail: {
+            cluster,
+            ...(seen.schedule ? { schedule: seen.schedule } : {}),
+            backup: name,
+            phase,
+            dedupKey: dedupKey(cluster, seen.schedule),
+            ...(failed ? { reasons: ["failed"] } : {}),
+            message: failed
+              ? `Backup ${name} ended ${phase} (${backup.status?.errors ?? 0} errors${backup.status?.failureReason ? `: ${backup.status.failureReason}` : ""}). Check it with \`velero backup describe ${name} --details\`.`
+              : `Backup ${name} completed.`,
+          },
+        });
+        this.#reconcileRequested = true;
+      } catch (error) {
+        this.#error(`following backup ${name}`, error);
+      }
+    }
+  }
+
+  /** Export what is due, then verify and alert, publish metrics, ping the heartbeat. */
+  async #reconcile(): Promise<void> {
+    if (this.#stopping) return;
+    const { config, cluster } = this.#o;
+    let summaries: BackupSummary[] | undefined;
+    let names = new Set<string>();
+    try {
+      const claims = slotClaimStore(this.state);
+      summaries = await listBackups({}, { cluster, claims, log: (l, m, f) => this.#o.log(l, m, f) });
+      names = new Set((await cluster.listBackups()).map((b) => b.metadata.name));
+      // After a restart: follow the unfinished backups our claims name.
+      for (const s of summaries) {
+        if (s.trigger === "schedule" && !isTerminalPhase(s.phase) && !this.#following.has(s.name)) {
+          this.#following.set(s.name, { phase: s.phase, ...(s.schedule ? { schedule: s.schedule } : {}) });
+        }
+      }
+    } catch (error) {
+      this.#o.log("warn", `could not list backups: ${message(error)}`);
+    }
+    if (summaries) {
+      for (const schedule of this.#schedules.filter((s) => s.export && !s.paused)) {
+        if (this.#stopping) return;
+        const accepted = (phase: string) =>
+          phase === "Completed" || (config.export.includePartiallyFailed && phase === "PartiallyFailed");
+        const newest = summaries.find(
+          (b) => matchesSchedule(b, schedule) && accepted(b.phase) && names.has(b.name),
+        );
+        if (newest) await this.#exportIfNeeded(newest.name, schedule.name);
+      }
+    }
+    if (this.#stopping) return;
+    await this.#verify();
+  }
+
+  async #exportIfNeeded(backup: string, schedule: string): Promise<void> {
+    const { config, cluster, destination } = this.#o;
+    try {
+      if (await destination.head(manifestKey(backup))) return;
+    } catch (error) {
+      this.#error(`reading the manifest of ${backup}`, error);
+      return;
+    }
+    this.#o.log("info", `exporting backup ${backup} to ${destination.location}`, { backup, schedule });
+    this.#emit({ type: "export-started", backup, schedule });
+    try {
+      const velero = await cluster.veleroNamespace();
+      const bsl = await cluster.defaultBsl().catch(() => undefined);
+      const source =
+        config.export.scope === "manifests" || !bsl
+          ? { serverSide: false, reason: "the BSL could not be read" }
+          : await bslSourceStore(config.export, bsl);
+      const result = await exportBackup(
+        {
+          backup,
+          scope: config.export.scope,
+          includePartiallyFailed: config.export.includePartiallyFailed,
+          keepLast: config.export.keepLast,
+          ...(config.export.configApps ? { configApps: config.export.configApps } : {}),
+          schedule,
+        },
+        {
+          cluster,
+          destination,
+          veleroNamespace: velero.namespace,
+          ...(bsl
+            ? {
+                bsl: {
+                  name: bsl.name,
+                  ...(bsl.bucket
+                    ? { location: `s3://${bsl.bucket}${bsl.prefix ? `/${bsl.prefix}` : ""}` }
+                    : {}),
+                },
+              }
+            : {}),
+          ...(source.store ? { source: { store: source.store } } : {}),
+          ...(source.reason ? { sourceUnavailable: source.reason } : {}),
+          serverSideCopy: source.serverSide,
+          downloads: new KubeDownloadSource(cluster.api, velero.namespace),
+          downloadConfig: async (app) => (await cluster.kotsadm()).download(app),
+          emit: this.#publish,
+          log: (level, text, fields) => this.#o.log(level, text, fields),
+          now: this.#now,
+          ...this.#o.exportDeps,
+        },
+      );
+      this.#summary.exportsCompleted += 1;
+      this.metrics.counters.exportsCompleted += 1;
+      this.#o.log("info", `export of ${backup} ${result.alreadyExported ? "was already done" : "verified"}`, {
+        backup,
+        scope: result.scope,
+        objects: result.objects,
+        bytes: result.bytes,
+        copiedObjects: result.copiedObjects,
+        skippedObjects: result.skippedObjects,
+      });
+      this.#emit({ type: "export-completed", result, schedule });
+    } catch (error) {
+      this.#summary.exportsFailed += 1;
+      this.metrics.counters.exportsFailed += 1;
+      this.#error(`export of ${backup}`, error);
+      this.#emit({ type: "export-failed", backup, schedule, error: message(error) });
+    }
+  }
+
+  async #verify(): Promise<void> {
+    const { config, cluster, destination } = this.#o;
+    try {
+      const run = await runVerify(config.schedules, {
+        cluster,
+        bslPhase: async () => (await cluster.defaultBsl()).phase,
+        destination,
+        claims: () => this.state.listClaims(),
+        silences: () => this.state.listSilences(),
+        manifestCache: this.#manifestCache,
+        log: (level, text, fields) => this.#o.log(level, text, fields),
+        records: checkRecordStore(destination),
+        deliver: this.#deliverPort,
+        channels: this.#o.channels.map((c) => c.name),
+        now: this.#now(),
+        logError: (text, fields) => this.#o.log("error", text, fields),
+      });
+      this.#summary.verifyRuns += 1;
+      this.metrics.record(config.cluster.name, run.facts.now, run.figures);
+      for (const t of run.transitions) {
+        for (const event of t.events)
+          this.#o.log(
+            event.detailType === DetailType.checkDown ? "warn" : "info",
+            `${event.detailType}: ${t.schedule}`,
+            {
+              reasons: event.detail.reasons,
+              detail: event.detail.message,
+            },
+          );
+        if (t.suppressed) this.#o.log("info", `${t.schedule} is down but silenced: nobody was paged`);
+      }
+      this.#o.log("info", "verified", {
+        checks: run.report.checks.map(
+          (c) => `${c.name}=${c.state}${c.reasons.length ? `(${c.reasons.join(",")})` : ""}`,
+        ),
+      });
+      this.#emit({ type: "verify", run });
+      await this.#heartbeat();
+    } catch (error) {
+      this.metrics.counters.verifyErrors += 1;
+      this.#error("verify", error);
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    const url = this.#o.heartbeatUrl;
+    if (!url) return;
+    const outcome = await ping(url.reveal());
+    if (!outcome.ok) {
+      this.metrics.counters.heartbeatFailures += 1;
+      this.#o.log("warn", `heartbeat ping failed: ${outcome.detail}`);
+    }
+    this.#emit({ type: "heartbeat", ...outcome });
+  }
+}

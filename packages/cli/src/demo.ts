@@ -1,0 +1,315 @@
+// `npm run demo`: the whole job on the embedded default, narrated, in under two minutes.
+//
+// A SIMULATED KOTS cluster (the sandbox: Kubernetes API, kotsadm, Velero) on the wall clock, a local
+// folder destination in a temp dir, and the real daemon in-process. The story:
+//   1. a scheduled backup is taken through kotsadm, followed to Completed, exported and verified;
+//   2. the simulated Velero is broken: the next scheduled backup fails, the check goes down and the
+//      alert is delivered (to this terminal and to a local webhook receiver the demo starts);
+//   3. Velero recovers: the next backup completes and the alert resolves (Check Up);
+//   4. the HTML status page is written and its path printed.
+// The demo's schedule fires every 10 seconds. The public config accepts only 5-field crons (what
+// EventBridge Scheduler can run), so the config says `* * * * *` and the daemon's scheduler is given
+// an internal 6-field croner override (`*/10 * * * * *`); verify still reads the config's cron.
+// Stops by itself (or on Ctrl-C) and exits 0 when every step was seen, 1 otherwise.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Channel, channelsFromConfig } from "@kots-backup/adapters/alerts/index";
+import { KubeKotsCluster } from "@kots-backup/adapters/kube/cluster";
+import { connect } from "@kots-backup/adapters/kube/connection";
+import { LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
+import type { KotsBackupEvent } from "@kots-backup/core";
+import { parseConfig } from "@kots-backup/core/config";
+import { secondsCronSlots } from "@kots-backup/core/daemon-plan";
+import { renderStatusPage, statusPageModel } from "@kots-backup/core/status-page";
+import type { VerifyRun } from "@kots-backup/core/usecases/verify";
+import { startSandbox } from "@kots-backup/sandbox";
+import { stringify } from "yaml";
+import { Daemon, type DaemonEvent } from "./daemon/daemon.ts";
+
+const DEADLINE_MS = 110_000;
+const SECONDS_CRON = "*/10 * * * * *";
+const started = Date.now();
+const write = (text: string) => process.stdout.write(`${text}\n`);
+const elapsed = () => `+${String(Math.round((Date.now() - started) / 1000)).padStart(3)}s`;
+const say = (text: string) => write(`${elapsed()}  ${text}`);
+const bar = "=".repeat(78);
+
+// Ctrl-C at any point: stop what runs, clean up, exit 0.
+const controller = new AbortController();
+let outcome = "done" as "done" | "deadline" | "interrupted";
+const interrupt = () => {
+  outcome = "interrupted";
+  controller.abort();
+};
+process.once("SIGINT", interrupt);
+process.once("SIGTERM", interrupt);
+
+write(bar);
+write("  kots-backup demo - against a SIMULATED KOTS cluster (kotsadm + Velero are simulated;");
+write("  no real cluster is touched). It stops by itself in under two minutes (Ctrl-C stops it too).");
+write(bar);
+
+const sandbox = await startSandbox({ clock: "real" });
+sandbox.velero.defaultScript = { durationMs: 2_000 };
+const dir = mkdtempSync(join(tmpdir(), "kots-backup-demo-"));
+const dataDir = join(dir, "kots-backup-data");
+mkdirSync(dataDir);
+
+// A local webhook receiver: where the `webhook` alert channel posts.
+const received: { detailType: string; schedule?: string; reasons?: string[] }[] = [];
+const receiver = createServer((req, res) => {
+  let body = "";
+  req.on("data", (chunk: Buffer) => {
+    body += chunk.toString();
+  });
+  req.on("end", () => {
+    try {
+      const event = JSON.parse(body) as {
+        detailType: string;
+        detail: { schedule?: string; reasons?: string[] };
+      };
+      received.push({
+        detailType: event.detailType,
+        ...(event.detail.schedule ? { schedule: event.detail.schedule } : {}),
+        ...(event.detail.reasons ? { reasons: event.detail.reasons } : {}),
+      });
+      say(
+        `  [webhook receiver] POST ${req.url}: ${event.detailType}${event.detail.reasons?.length ? ` (${event.detail.reasons.join(", ")})` : ""}`,
+      );
+    } catch {
+      say("  [webhook receiver] got a body that is not JSON");
+    }
+    res.writeHead(204).end();
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/kots-backup-alerts`;
+process.env["KOTS_BACKUP_DEMO_WEBHOOK_URL"] = webhookUrl;
+
+const document = {
+  cluster: { name: "demo", kubeconfig: sandbox.kubeconfigPath },
+  schedules: [
+    {
+      name: "demo-full",
+      cron: "* * * * *",
+      type: "full",
+      grace: "30s",
+      maxDuration: "2m",
+      exportGrace: "1m",
+    },
+  ],
+  export: { destination: `file://${dataDir}` },
+  alerts: { webhook: { url: "env:KOTS_BACKUP_DEMO_WEBHOOK_URL" } },
+  daemon: { verifyInterval: "2s" },
+};
+const configPath = join(dir, "kots-backup.yaml");
+writeFileSync(configPath, stringify(document));
+const config = parseConfig(document);
+
+say(
+  `SIMULATED cluster up: API ${sandbox.apiUrl}, kotsadm in namespace ${sandbox.namespaces.kotsadm}, Velero in ${sandbox.namespaces.velero}`,
+);
+say(`config      ${configPath}`);
+say(`destination ${dataDir}`);
+say(`alerts      this terminal, and a webhook receiver at ${webhookUrl}`);
+say(
+  `schedule    demo-full: every 10 s (internal seconds-level override "${SECONDS_CRON}"; the config's cron is 5-field)`,
+);
+
+const terminal: Channel = {
+  name: "terminal",
+  detailTypes: ["Check Down", "Check Up"],
+  async send(event: KotsBackupEvent) {
+    const down = event.detailType === "Check Down";
+    write("");
+    write(
+      `  ${down ? "!!!!!!!!!!!!!!!! ALERT" : "~~~~~~~~~~~~~~~~ RESOLVED"}: ${event.detailType} ${event.detail.dedupKey}`,
+    );
+    write(`  ${event.detail.message ?? ""}`);
+    write("");
+  },
+};
+const channels = [...(await channelsFromConfig(config.alerts)), terminal];
+const connection = await connect({ kind: "kubeconfig", file: sandbox.kubeconfigPath });
+const cluster = new KubeKotsCluster(connection, { name: config.cluster.name });
+const destination = new LocalFolderStore(dataDir);
+
+type Stage = "first-backup" | "broken" | "recovering" | "done";
+let stage: Stage = "first-backup";
+const seen = { completed: "", exported: "", failed: "", down: false, up: false, recovered: "" };
+let lastRun: VerifyRun | undefined;
+
+const onEvent = (event: DaemonEvent) => {
+  switch (event.type) {
+    case "started":
+      say(`daemon started (in-process); /metrics on 127.0.0.1:${event.metricsPort}`);
+      break;
+    case "slot":
+      say(`slot ${event.slot} of schedule ${event.schedule} is due: asking kotsadm for a backup`);
+      break;
+    case "phase":
+      say(`  backup ${event.backup}: ${event.phase}`);
+      break;
+    case "event": {
+      const e = event.event;
+      if (e.detailType === "Backup Started")
+        say(`  Backup Started: ${e.detail.backup} (POST /api/v1/snapshot/backup through the port-forward)`);
+      else if (e.detailType === "Backup Completed") {
+        say(`  Backup Completed: ${e.detail.backup}`);
+        if (stage === "first-backup") seen.completed = String(e.detail.backup);
+        if (stage === "recovering") seen.recovered = String(e.detail.backup);
+      } else if (e.detailType === "Backup Failed") {
+        say(`  Backup Failed: ${e.detail.message ?? e.detail.backup}`);
+        if (stage === "broken") seen.failed = String(e.detail.backup);
+      } else if (e.detailType === "Backup Skipped") say(`  Backup Skipped: ${e.detail.message ?? ""}`);
+      break;
+    }
+    case "export-started":
+      say(
+        `  exporting ${event.backup} to the local folder (DownloadRequests, then checksums, manifest last)`,
+      );
+      break;
+    case "export-completed":
+      say(
+        `  exported and verified ${event.result.backup}: ${event.result.objects} objects, ${event.result.bytes} bytes, manifest ${event.result.manifestKey}`,
+      );
+      seen.exported = event.result.backup;
+      break;
+    case "export-failed":
+      say(`  export of ${event.backup} FAILED: ${event.error}`);
+      break;
+    case "verify": {
+      lastRun = event.run;
+      const check = event.run.report.checks[0];
+      if (!check) break;
+      const reasons = check.reasons.length ? ` (${check.reasons.join(", ")})` : "";
+      if (
+        stage === "first-backup" &&
+        seen.exported &&
+        seen.exported === seen.completed &&
+        check.state === "up"
+      ) {
+        say(
+          `verify: check demo-full is ${check.state}; last success ${check.lastSuccessAt}, last export ${check.lastExportAt}`,
+        );
+        say(
+          "STEP 1 done: a scheduled backup was taken through kotsadm, followed to Completed, exported and verified.",
+        );
+        write("");
+        say("STEP 2: breaking the SIMULATED Velero: its next backup will end Failed.");
+        sandbox.velero.scriptNext({
+          outcome: "Failed",
+          durationMs: 2_000,
+          failureReason: "SIMULATED: the object store refused the upload",
+        });
+        stage = "broken";
+      } else if (stage === "broken" && check.state === "down") {
+        if (!seen.down) say(`verify: check demo-full is DOWN${reasons} since ${check.since}`);
+        seen.down = true;
+        const delivered = received.some((r) => r.detailType === "Check Down");
+        if (delivered) {
+          say(
+            "STEP 2 done: the failed slot took the check down and the alert reached the terminal and the webhook.",
+          );
+          write("");
+          say(
+            "STEP 3: Velero recovers (the simulated fault is gone); waiting for the next scheduled backup.",
+          );
+          stage = "recovering";
+        }
+      } else if (stage === "recovering" && check.state === "up") {
+        if (!seen.up) say(`verify: check demo-full is up again (the newest backup no longer failed)`);
+        seen.up = true;
+        const resolved = received.some((r) => r.detailType === "Check Up");
+        if (resolved && seen.recovered && seen.exported === seen.recovered && check.lastSuccessAt) {
+          say(`verify: last success ${check.lastSuccessAt}, last export ${check.lastExportAt}`);
+          say(
+            "STEP 3 done: the next backup completed and was exported; the alert resolved (Check Up delivered).",
+          );
+          stage = "done";
+          controller.abort();
+        }
+      }
+      break;
+    }
+    case "error":
+      say(`  (daemon) ${event.where}: ${event.message}`);
+      break;
+    default:
+      break;
+  }
+};
+
+const daemon = new Daemon({
+  config,
+  cluster,
+  destination,
+  channels,
+  log: (level, message) => {
+    if (level === "error") say(`  (daemon error) ${message}`);
+  },
+  onEvent,
+  slotSource: () => secondsCronSlots(SECONDS_CRON),
+  tickMs: 250,
+  followIntervalMs: 500,
+  verifyIntervalMs: 2_000,
+  shutdownTimeoutMs: 5_000,
+  metricsPort: 0,
+  metricsHost: "127.0.0.1",
+});
+
+const deadline = setTimeout(() => {
+  outcome = "deadline";
+  controller.abort();
+}, DEADLINE_MS);
+
+write("");
+say("STEP 1: waiting for the first scheduled slot (at most 10 s).");
+const summary = await daemon.run(controller.signal);
+clearTimeout(deadline);
+process.off("SIGINT", interrupt);
+process.off("SIGTERM", interrupt);
+
+write("");
+let statusPath: string | undefined;
+if (lastRun) {
+  statusPath = join(dir, "status.html");
+  const model = statusPageModel(lastRun.facts, config.schedules, lastRun.report.checks, {
+    windowMs: 10 * 60_000,
+    destination: destination.location,
+  });
+  writeFileSync(statusPath, renderStatusPage(model));
+  say(`STEP 4: status page written: ${statusPath}`);
+}
+say(
+  `daemon stopped: ${summary.slotsFired} slots, ${summary.backupsStarted} backups started, ${summary.exportsCompleted} exports, ${summary.verifyRuns} verify runs`,
+);
+say(
+  `kotsadm received ${sandbox.kotsadm.backupRequestCount()} backup request(s); webhook received: ${received.map((r) => r.detailType).join(", ") || "nothing"}`,
+);
+say(`everything the demo wrote is under ${dir}`);
+await new Promise<void>((resolve) => receiver.close(() => resolve()));
+await sandbox.stop();
+
+if (outcome === "done") {
+  say("demo complete (SIMULATED cluster).");
+} else {
+  const missing = [
+    !seen.completed && "a Completed scheduled backup",
+    !seen.exported && "a verified export",
+    !seen.down && "the check going down",
+    !received.some((r) => r.detailType === "Check Down") && "the Check Down alert at the webhook",
+    !seen.up && "the check recovering",
+    !seen.recovered && "a Completed backup after the recovery",
+    !received.some((r) => r.detailType === "Check Up") && "the Check Up alert at the webhook",
+  ].filter(Boolean);
+  say(
+    outcome === "interrupted"
+      ? "demo interrupted (Ctrl-C)."
+      : `demo did NOT see every step within ${DEADLINE_MS / 1000} s; missing: ${missing.join(", ")}.`,
+  );
+}
+process.exitCode = outcome === "deadline" ? 1 : 0;

@@ -1,0 +1,52 @@
+// `npm run demo` (= node packages/cli/src/demo.ts) exits 0 by itself and narrates every step; Ctrl-C
+// stops it cleanly too. It runs on the wall clock (about 20-50 s here), hence the generous timeout.
+import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
+
+const DEMO = new URL("../../packages/cli/src/demo.ts", import.meta.url).pathname;
+
+function runDemo(onLine?: (line: string, kill: (signal: NodeJS.Signals) => void) => void) {
+  const child = spawn(process.execPath, [DEMO], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    const text = chunk.toString();
+    stdout += text;
+    for (const line of text.split("\n")) onLine?.(line, (signal) => child.kill(signal));
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("exit", (code) => resolve({ code, stdout, stderr })),
+  );
+}
+
+describe("npm run demo", () => {
+  it("shows a scheduled backup exported and verified, a failure alerted, its recovery, the status page; exit 0", async () => {
+    const { code, stdout, stderr } = await runDemo();
+    expect(stderr).not.toMatch(/controller error|unhandled/i);
+    expect(code).toBe(0);
+    expect(stdout).toContain("SIMULATED");
+    for (const step of ["STEP 1 done", "STEP 2 done", "STEP 3 done", "STEP 4: status page written: "]) {
+      expect(stdout).toContain(step);
+    }
+    expect(stdout).toContain("ALERT: Check Down kots-backup:demo:demo-full");
+    expect(stdout).toContain("RESOLVED: Check Up kots-backup:demo:demo-full");
+    expect(stdout).toMatch(/\[webhook receiver\] POST \/kots-backup-alerts: Check Down/);
+    expect(stdout).toMatch(/\[webhook receiver\] POST \/kots-backup-alerts: Check Up/);
+    expect(stdout).toContain("demo complete");
+  }, 150_000);
+
+  it("stops on Ctrl-C (SIGINT) with exit 0", async () => {
+    let sent = false;
+    const { code, stdout } = await runDemo((line, kill) => {
+      if (!sent && line.includes("STEP 1:")) {
+        sent = true;
+        kill("SIGINT");
+      }
+    });
+    expect(code).toBe(0);
+    expect(stdout).toContain("demo interrupted");
+  }, 60_000);
+});
