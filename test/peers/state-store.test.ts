@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import type { ObjectStore } from "@kots-backup/core";
-import type { AlertRecord, SlotClaim } from "@kots-backup/core/state";
+import type { SlotClaim } from "@kots-backup/core/state";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StateStore, slotClaimStore } from "../../packages/adapters/src/state/state-store.ts";
 import { LocalFolderStore } from "../../packages/adapters/src/store/local-folder.ts";
@@ -112,39 +112,6 @@ function stateStoreSuite(name: string, makeStore: () => Promise<ObjectStore>) {
       });
     });
 
-    describe("alert state", () => {
-      const down: AlertRecord = { state: "down", since: "2026-03-01T03:00:00Z", reasons: ["missed"] };
-      const up: AlertRecord = { state: "up", since: "2026-03-01T04:00:00Z", reasons: [] };
-
-      it("absent → create-only write; then If-Match on the etag read", async () => {
-        expect(await state.readAlertState("alerting")).toBeUndefined();
-        const created = await state.writeAlertState("alerting", down, undefined);
-        expect(created.written).toBe(true);
-        const read = await state.readAlertState("alerting");
-        expect(read?.value).toEqual(down);
-        expect((await state.writeAlertState("alerting", up, read!.etag)).written).toBe(true);
-        expect((await state.readAlertState("alerting"))?.value).toEqual(up);
-      });
-
-      it("two evaluators that read the same version: one writes, the other learns it lost", async () => {
-        await state.writeAlertState("contended", up, undefined);
-        const a = await state.readAlertState("contended");
-        const b = await state.readAlertState("contended");
-        expect(a?.etag).toBe(b?.etag);
-        expect((await state.writeAlertState("contended", down, a!.etag)).written).toBe(true);
-        expect(await state.writeAlertState("contended", down, b!.etag)).toEqual({ written: false });
-        // a second create-only write also loses
-        expect(await state.writeAlertState("contended", down, undefined)).toEqual({ written: false });
-      });
-
-      it("of 10 concurrent create-only writers exactly one wins", async () => {
-        const results = await Promise.all(
-          Array.from({ length: 10 }, () => state.writeAlertState("first-eval", down, undefined)),
-        );
-        expect(results.filter((r) => r.written)).toHaveLength(1);
-      });
-    });
-
     describe("silences", () => {
       it("set, read, list (all and active), clear", async () => {
         await state.setSilence({
@@ -177,20 +144,15 @@ function stateStoreSuite(name: string, makeStore: () => Promise<ObjectStore>) {
 
     describe("corrupt state", () => {
       it("invalid JSON → EnvironmentError state-corrupt naming the key", async () => {
-        await store.put("state/alerts/broken.json", "{not json");
-        await expect(state.readAlertState("broken")).rejects.toMatchObject({
+        await store.put("state/silences/broken.json", "{not json");
+        await expect(state.readSilence("broken")).rejects.toMatchObject({
           code: "state-corrupt",
-          message: expect.stringContaining("state/alerts/broken.json"),
+          message: expect.stringContaining("state/silences/broken.json"),
           fix: expect.stringContaining("delete it"),
         });
       });
 
       it("wrong shape, or unknown extra fields → state-corrupt", async () => {
-        await store.put(
-          "state/alerts/shape.json",
-          JSON.stringify({ state: "sideways", since: "2026-03-01T00:00:00Z", reasons: [] }),
-        );
-        await expect(state.readAlertState("shape")).rejects.toMatchObject({ code: "state-corrupt" });
         await store.put(
           "state/claims/extra/2026-03-01T02:00:00Z.json",
           JSON.stringify({ ...claim("extra"), surprise: true }),
@@ -206,11 +168,7 @@ function stateStoreSuite(name: string, makeStore: () => Promise<ObjectStore>) {
 
       it("refuses to write a malformed record", async () => {
         await expect(
-          state.writeAlertState(
-            "w",
-            { state: "down", since: "not a time", reasons: [] } as AlertRecord,
-            undefined,
-          ),
+          state.setSilence({ schedule: "w", until: "not a time", createdAt: "2026-03-01T00:00:00Z" }),
         ).rejects.toMatchObject({ code: "invalid-state-record" });
       });
     });

@@ -215,7 +215,15 @@ const alertsSchema = z.strictObject({
         .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+$/, { message: "must be an SNS topic ARN" }),
     })
     .optional(),
-  pagerDuty: z.strictObject({ routingKey: secretRef }).optional(),
+  pagerDuty: z
+    .strictObject({
+      routingKey: secretRef,
+      eventsUrl: z.url().optional().meta({
+        description:
+          "Events API v2 URL (default https://events.pagerduty.com/v2/enqueue; EU accounts use events.eu.pagerduty.com).",
+      }),
+    })
+    .optional(),
   slack: z.strictObject({ webhookUrl: secretRef }).optional(),
   webhook: webhookSchema.optional(),
   email: z

@@ -1,19 +1,13 @@
 // kots-backup's own state on any ObjectStore, under `state/…` (keys from core's export-layout.ts):
 //   state/claims/<schedule>/<slot>.json  SlotClaim: written create-only, so exactly one run takes a slot
-//   state/alerts/<schedule>.json         AlertRecord: optimistic concurrency on the store's etag
+//   (state/alerts/<schedule>.json is verify's check record: core/usecases/verify-state.ts)
 //   state/silences/<schedule>.json       Silence: one maintenance window per schedule
 // Every body is JSON checked against a strict shape on read (unknown fields are refused too): corrupt
 // state is an EnvironmentError naming the key and how to recover, never silently replaced.
 import type { ObjectStore } from "@kots-backup/core";
 import { EnvironmentError, InputError } from "@kots-backup/core";
-import {
-  alertStateKey,
-  claimKey,
-  claimsPrefix,
-  STATE_ROOT,
-  silenceKey,
-} from "@kots-backup/core/export-layout";
-import { type AlertRecord, ClaimOutcome, type Silence, type SlotClaim } from "@kots-backup/core/state";
+import { claimKey, claimsPrefix, STATE_ROOT, silenceKey } from "@kots-backup/core/export-layout";
+import { ClaimOutcome, type Silence, type SlotClaim } from "@kots-backup/core/state";
 import type { SlotClaimStore } from "@kots-backup/core/usecases/ports";
 import { NotFoundError, PreconditionFailedError } from "../store/errors.ts";
 
@@ -102,27 +96,6 @@ export class StateStore {
   }
 
   // --- alert state ---------------------------------------------------------------------------------
-
-  async readAlertState(schedule: string): Promise<Versioned<AlertRecord> | undefined> {
-    return this.readJson(alertStateKey(schedule), isAlertRecord);
-  }
-
-  /**
-   * Writes the alert state if nobody changed it since it was read: `etag` from readAlertState, or
-   * undefined when there was no state (then the write is create-only). On `written: false` the
-   * caller re-reads, re-evaluates and emits nothing for the lost attempt.
-   */
-  async writeAlertState(
-    schedule: string,
-    state: AlertRecord,
-    etag: string | undefined,
-  ): Promise<WriteResult> {
-    const key = alertStateKey(schedule);
-    checkShape(key, state, isAlertRecord);
-    return this.conditionalWrite(key, state, etag);
-  }
-
-  // --- silences ------------------------------------------------------------------------------------
 
   /** Sets (or replaces) the schedule's silence. */
   async setSilence(silence: Silence): Promise<void> {
@@ -284,18 +257,6 @@ export function isSlotClaim(value: unknown): value is SlotClaim {
     value,
     { schedule: isString, slot: isTime, claimedAt: isTime },
     { outcome: (v) => OUTCOMES.includes(v), backup: isString },
-  );
-}
-
-export function isAlertRecord(value: unknown): value is AlertRecord {
-  return hasOnly(
-    value,
-    {
-      state: (v) => v === "up" || v === "down",
-      since: isTime,
-      reasons: (v) => Array.isArray(v) && v.every(isString),
-    },
-    { suppressed: (v) => typeof v === "boolean", silencedUntil: isTime },
   );
 }
 
