@@ -176,8 +176,8 @@ export const EXPORT_FOLDERS = [STATE_ROOT, VELERO_ROOT, MANIFESTS_ROOT, CONFIG_R
 /** Where kots-backup tags objects expirable once `keepLast` newer verified exports exist (core). */
 const EXPIRABLE_FOLDERS = EXPIRABLE_PREFIXES;
 
-const OBJECT_READ = ["s3:GetObject", "s3:GetObjectAttributes"];
-const OBJECT_WRITE = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"];
+const OBJECT_READ = ["s3:GetObject"];
+const OBJECT_WRITE = ["s3:PutObject", "s3:AbortMultipartUpload"];
 
 /** `<prefix>/<folder>` with folders written as `state/`: the key prefix of a folder. */
 function keyPrefix(t: PermissionTargets, folder: string): string {
@@ -272,7 +272,7 @@ export function functionPermissions(
       return compact([
         { actions: [...OBJECT_READ, ...OBJECT_WRITE], resources: objectArns(t, EXPORT_FOLDERS) },
         {
-          actions: ["s3:GetObjectTagging", "s3:PutObjectTagging"],
+          actions: ["s3:PutObjectTagging"],
           resources: objectArns(t, EXPIRABLE_FOLDERS),
         },
         listBucket(t),
