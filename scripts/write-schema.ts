@@ -4,9 +4,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { renderConfigJsonSchema } from "../packages/core/src/config-schema-file.ts";
+import { CONFIG_SCHEMA_FILE, renderConfigJsonSchema } from "../packages/core/src/config-schema-file.ts";
 
-const file = join(dirname(fileURLToPath(import.meta.url)), "..", "kots-backup.schema.json");
+const file = join(dirname(fileURLToPath(import.meta.url)), "..", CONFIG_SCHEMA_FILE);
 const expected = renderConfigJsonSchema();
 
 if (process.argv.includes("--check")) {

@@ -7,6 +7,7 @@ import "../../packages/cli/src/commands/index.ts";
 import { afterEach, describe, expect, it } from "vitest";
 import { main } from "../../packages/cli/src/program.ts";
 import {
+  BACKUP_RESULT_FIELDS,
   backupsIn,
   captureStreams,
   driveUntilSettled,
@@ -19,18 +20,6 @@ afterEach(async () => {
   await env?.stop();
   env = undefined;
 });
-
-const BACKUP_FIELDS = [
-  "name",
-  "type",
-  "phase",
-  "status",
-  "trigger",
-  "requestedAt",
-  "errors",
-  "warnings",
-  "deduplicated",
-];
 
 async function cli(args: string[], t?: TestCluster) {
   const io = captureStreams();
@@ -48,7 +37,7 @@ describe("kots-backup backup", () => {
     );
     expect(code).toBe(0);
     const result = JSON.parse(stdout) as Record<string, unknown>;
-    for (const field of BACKUP_FIELDS) expect(result).toHaveProperty(field);
+    for (const field of BACKUP_RESULT_FIELDS) expect(result).toHaveProperty(field);
     expect(result).toMatchObject({
       type: "full",
       phase: "Completed",

@@ -19,6 +19,19 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/** The fields every `backup` result carries (contract §2), from the CLI's --json and the Lambda alike. */
+export const BACKUP_RESULT_FIELDS = [
+  "name",
+  "type",
+  "phase",
+  "status",
+  "trigger",
+  "requestedAt",
+  "errors",
+  "warnings",
+  "deduplicated",
+];
+
 /** Retries with no waiting (the policy itself is unit-tested); Retry-After is still honoured. */
 export const fastRetry = { baseDelayMs: 1, maxDelayMs: 5 };
 

@@ -1,75 +1,27 @@
 // EventBridge and SNS channels against moto: the emitted event / message is read back from SQS.
-import {
-  CreateEventBusCommand,
-  EventBridgeClient,
-  PutRuleCommand,
-  PutTargetsCommand,
-} from "@aws-sdk/client-eventbridge";
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import { DetailType } from "@kots-backup/core";
 import { beforeAll, expect, it } from "vitest";
 import { deliver } from "../../packages/adapters/src/alerts/channel.ts";
 import { eventBridgeChannel } from "../../packages/adapters/src/alerts/eventbridge.ts";
 import { plainText } from "../../packages/adapters/src/alerts/messages.ts";
 import { SNS_SUBJECT_MAX, snsChannel, snsSubject } from "../../packages/adapters/src/alerts/sns.ts";
-import { describeWithMoto, motoClientConfig } from "../support/peers.ts";
+import { busToQueue, createQueue, motoEventBridge, motoSqs, receiveAll } from "../support/aws-peers.ts";
+import { describeWithMoto, motoClientConfig, uniqueName as unique } from "../support/peers.ts";
 import { backupCompleted, checkDown, event } from "./fixtures.ts";
 
-let n = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now().toString(36)}-${++n}`;
 const noSleep = async () => {};
-
-async function queue(sqs: SQSClient): Promise<{ url: string; arn: string }> {
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: unique("kb-q") }));
-  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
-  return { url: QueueUrl!, arn: attrs.Attributes!.QueueArn! };
-}
-
-async function receiveAll(sqs: SQSClient, url: string, expected: number): Promise<string[]> {
-  const bodies: string[] = [];
-  for (let i = 0; i < 10 && bodies.length < expected; i += 1) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
-    );
-    for (const m of out.Messages ?? []) bodies.push(m.Body ?? "");
-  }
-  // One more short poll: nothing beyond what was expected may have arrived.
-  const extra = await sqs.send(
-    new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-  );
-  for (const m of extra.Messages ?? []) bodies.push(m.Body ?? "");
-  return bodies;
-}
 
 describeWithMoto("EventBridge channel (moto)", () => {
   let eb: EventBridgeClient;
-  let sqs: SQSClient;
   beforeAll(() => {
-    eb = new EventBridgeClient({ ...motoClientConfig(), maxAttempts: 1 });
-    sqs = new SQSClient(motoClientConfig());
+    eb = motoEventBridge();
   });
 
   it("puts exactly the event on the bus, where a source rule routes it to SQS", async () => {
-    const busName = unique("kb-bus");
-    await eb.send(new CreateEventBusCommand({ Name: busName }));
-    const q = await queue(sqs);
-    const rule = unique("kb-rule");
-    await eb.send(
-      new PutRuleCommand({
-        Name: rule,
-        EventBusName: busName,
-        EventPattern: JSON.stringify({ source: ["kots-backup"] }),
-      }),
-    );
-    await eb.send(
-      new PutTargetsCommand({ Rule: rule, EventBusName: busName, Targets: [{ Id: "q", Arn: q.arn }] }),
-    );
+    const { busName, sqs, queue: q } = await busToQueue(JSON.stringify({ source: ["kots-backup"] }));
 
     const channel = eventBridgeChannel({ client: eb, busName });
     const results = [
@@ -105,12 +57,12 @@ describeWithMoto("SNS channel (moto)", () => {
   let sqs: SQSClient;
   beforeAll(() => {
     sns = new SNSClient({ ...motoClientConfig(), maxAttempts: 1 });
-    sqs = new SQSClient(motoClientConfig());
+    sqs = motoSqs();
   });
 
   it("publishes a readable message with a short subject and a detailType attribute", async () => {
     const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: unique("kb-topic") }));
-    const q = await queue(sqs);
+    const q = await createQueue(sqs);
     await sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: q.arn }));
 
     const channel = snsChannel({ client: sns, topicArn: TopicArn! });

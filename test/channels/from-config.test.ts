@@ -13,7 +13,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { deliver } from "../../packages/adapters/src/alerts/channel.ts";
 import { channelsFromConfig } from "../../packages/adapters/src/alerts/from-config.ts";
 import { clearSecretCache } from "../../packages/adapters/src/secrets/resolve.ts";
-import { AWS_TEST_CREDENTIALS, describeWithMoto, motoClientConfig, motoEndpoint } from "../support/peers.ts";
+import {
+  AWS_TEST_CREDENTIALS,
+  describeWithMoto,
+  motoClientConfig,
+  motoEndpoint,
+  uniqueName as unique,
+} from "../support/peers.ts";
 import { backupFailed, checkDown, checkUp } from "./fixtures.ts";
 import {
   type PagerDutyReceiver,
@@ -25,8 +31,6 @@ import {
 
 const ROUTING_KEY = "PDKEYsecret0123456789abcdefGHIJK";
 const noSleep = async () => {};
-let n = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now().toString(36)}-${++n}`;
 
 describeWithMoto("channelsFromConfig", () => {
   let pd: PagerDutyReceiver;

@@ -7,15 +7,9 @@ import "../../packages/cli/src/commands/index.ts";
 import { type Sandbox, startSandbox } from "@kots-backup/sandbox";
 import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
 import { main } from "../../packages/cli/src/program.ts";
-import { captureStreams } from "../backup/support.ts";
+import { BACKUP_RESULT_FIELDS, captureStreams, driveUntilSettled } from "../backup/support.ts";
 import { describeWithMoto } from "../support/peers.ts";
-import {
-  driveUntilSettled,
-  type FakeDeployment,
-  fakeDeployment,
-  lambdaContext,
-  recordOutput,
-} from "./support.ts";
+import { type FakeDeployment, fakeDeployment, lambdaContext, recordOutput } from "./support.ts";
 
 describeWithMoto("onDemand handler", () => {
   let sandbox: Sandbox;
@@ -58,18 +52,7 @@ describeWithMoto("onDemand handler", () => {
     });
     const { json } = await cli("backup", "--no-wait");
     // The same document: the contract's fields (startedAt only once Velero started it, so not compared).
-    const required = [
-      "name",
-      "type",
-      "phase",
-      "status",
-      "trigger",
-      "requestedAt",
-      "errors",
-      "warnings",
-      "deduplicated",
-    ];
-    for (const field of required) {
+    for (const field of BACKUP_RESULT_FIELDS) {
       expect(result).toHaveProperty(field);
       expect(json).toHaveProperty(field);
     }

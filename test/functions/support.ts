@@ -4,25 +4,20 @@
 // holding the cluster credentials) and the cluster a sandbox reached with its service-account token.
 // SST's Resource proxy reads the env once per process: one deployment per test file (vitest forks).
 
-import {
-  CreateEventBusCommand,
-  EventBridgeClient,
-  PutRuleCommand,
-  PutTargetsCommand,
-} from "@aws-sdk/client-eventbridge";
 import { CreateBucketCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import {
-  CreateQueueCommand,
-  DeleteMessageCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { Sandbox } from "@kots-backup/sandbox";
 import type { Context } from "aws-lambda";
 import { vi } from "vitest";
-import { motoClientConfig, motoEndpoint, motoS3, uniqueBucketName } from "../support/peers.ts";
+import { busToQueue } from "../support/aws-peers.ts";
+import {
+  motoClientConfig,
+  motoEndpoint,
+  motoS3,
+  uniqueName as unique,
+  uniqueBucketName,
+} from "../support/peers.ts";
 
 export function lambdaContext(name = "kots-backup-test", remainingMs = 900_000): Context {
   return {
@@ -60,9 +55,6 @@ export interface FakeDeployment {
   takeEvents(expected?: number): Promise<BusEvent[]>;
 }
 
-let n = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now().toString(36)}-${++n}`;
-
 /**
  * Creates the stack's resources on moto, stores the sandbox's credentials in Secrets Manager, and fakes
  * the deployment link. Call before the first handler invocation of the file.
@@ -85,27 +77,7 @@ export async function fakeDeployment(options: {
   const s3 = motoS3();
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 
-  const eb = new EventBridgeClient({ ...motoClientConfig(), maxAttempts: 1 });
-  const sqs = new SQSClient(motoClientConfig());
-  const busName = unique("kb-bus");
-  await eb.send(new CreateEventBusCommand({ Name: busName }));
-  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: unique("kb-events") }));
-  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
-  const rule = unique("kb-rule");
-  await eb.send(
-    new PutRuleCommand({
-      Name: rule,
-      EventBusName: busName,
-      EventPattern: JSON.stringify({ source: ["kots-backup"] }),
-    }),
-  );
-  await eb.send(
-    new PutTargetsCommand({
-      Rule: rule,
-      EventBusName: busName,
-      Targets: [{ Id: "q", Arn: attrs.Attributes?.["QueueArn"] ?? "" }],
-    }),
-  );
+  const { sqs, busName, queue } = await busToQueue(JSON.stringify({ source: ["kots-backup"] }));
 
   let secretArn: string | undefined;
   const cluster: Record<string, unknown> = { name: "test" };
@@ -138,7 +110,7 @@ export async function fakeDeployment(options: {
     busName,
   });
 
-  const queueUrl = QueueUrl ?? "";
+  const queueUrl = queue.url;
   return {
     bucket,
     prefix,
@@ -206,17 +178,3 @@ export function recordOutput(): { lines: () => Array<Record<string, unknown>>; t
 }
 
 export const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Moves the sandbox clock in steps until `work` settles (a backup that takes minutes of sandbox time). */
-export async function driveUntilSettled<T>(sandbox: Sandbox, work: Promise<T>, stepMs = 5_000): Promise<T> {
-  let settled = false;
-  const watched = work.finally(() => {
-    settled = true;
-  });
-  watched.catch(() => {});
-  for (let guard = 0; !settled && guard < 10_000; guard++) {
-    await pause(20);
-    if (!settled) await sandbox.clock.advance(stepMs);
-  }
-  return work;
-}

@@ -1,21 +1,11 @@
 // Bus + notify subscription, alarm topic + email subscriptions, and the backstop alarms
 // (infra/alerting.ts) under Pulumi mocks; the notify rule's pattern is also run on the moto peer.
-import {
-  CreateEventBusCommand,
-  EventBridgeClient,
-  PutEventsCommand,
-  PutRuleCommand,
-  PutTargetsCommand,
-} from "@aws-sdk/client-eventbridge";
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { METRICS_NAMESPACE, SERVICE_NAME } from "../../packages/functions/src/lib/handler.ts";
-import { describeWithMoto, motoClientConfig, uniqueBucketName } from "../support/peers.ts";
+import { busToQueue } from "../support/aws-peers.ts";
+import { describeWithMoto } from "../support/peers.ts";
 import { byType, type MockResource, one, setupHarness } from "./harness.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: Pulumi inputs are untyped JSON.
@@ -159,19 +149,9 @@ describe("alerting under Pulumi mocks", () => {
 
 describeWithMoto("the notify rule's pattern on the moto EventBridge peer", () => {
   it("delivers Check Down and Backup Failed, not Backup Completed or another source", async () => {
-    const events = new EventBridgeClient(motoClientConfig());
-    const sqs = new SQSClient(motoClientConfig());
-    const name = uniqueBucketName("kb-bus");
-    await events.send(new CreateEventBusCommand({ Name: name }));
-    const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl as string;
-    const queueArn = (
-      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }))
-    ).Attributes?.["QueueArn"] as string;
     const pattern = one(resources, "aws:cloudwatch/eventRule:EventRule").inputs["eventPattern"] as string;
-    await events.send(new PutRuleCommand({ Name: name, EventBusName: name, EventPattern: pattern }));
-    await events.send(
-      new PutTargetsCommand({ Rule: name, EventBusName: name, Targets: [{ Id: "q", Arn: queueArn }] }),
-    );
+    const { eb: events, sqs, busName: name, queue } = await busToQueue(pattern);
+    const queueUrl = queue.url;
 
     const entry = (source: string, detailType: string) => ({
       EventBusName: name,

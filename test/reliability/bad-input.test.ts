@@ -8,7 +8,10 @@ import { InputError } from "@kots-backup/core";
 import { parseConfig } from "@kots-backup/core/config";
 import { parseOnDemandEvent } from "@kots-backup/core/on-demand-event";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { type FakeDeployment, fakeDeployment, lambdaContext } from "../functions/support.ts";
+import { recordCaptured } from "../support/capture.ts";
+import { describeWithMoto } from "../support/peers.ts";
 import {
   cli,
   filesUnder,
@@ -23,6 +26,8 @@ import { exportSecretEnv } from "./support/secrets.ts";
 /** Generated invalid inputs this file checks; asserted, and quoted in the README. */
 const MIN_INVALID_CONFIGS = 200;
 const MIN_INVALID_EVENTS = 200;
+/** Generated invalid events invoked through the real onDemand handler (one warm container). */
+const HANDLER_EVENTS = 400;
 const CLI_SAMPLE = 24;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -639,6 +644,97 @@ describe("invalid on-demand events (fast-check)", () => {
     );
     expect(tried).toBeGreaterThanOrEqual(MIN_INVALID_EVENTS);
     process.stdout.write(`bad input: ${tried} invalid on-demand events refused\n`);
+  });
+});
+
+describeWithMoto("invalid on-demand events through the real onDemand handler: zero side effects", () => {
+  let env: LoggedSandbox;
+  let dep: FakeDeployment;
+  let handler: typeof import("../../packages/functions/src/on-demand.ts").handler;
+  beforeAll(async () => {
+    env = await loggedSandbox();
+    // The handler as deployed: middy + Powertools, SST's Resource link faked, S3, the bus, Secrets
+    // Manager (the cluster's credentials) on moto, the cluster the sandbox.
+    dep = await fakeDeployment({ sandbox: env.sandbox });
+    ({ handler } = await import("../../packages/functions/src/on-demand.ts"));
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await env?.stop();
+  });
+
+  const invoke = (event: unknown) => handler(event as never, lambdaContext("onDemand")) as Promise<unknown>;
+
+  it(`refuses each of ${HANDLER_EVENTS} generated invalid events naming the field: no kotsadm, Kubernetes, S3 or bus side effect`, async () => {
+    // Valid events through the same warm container do reach the cluster, kotsadm and the bucket: the
+    // request logs and the object count below can see a call and a write.
+    const listed = await invoke({ action: "ls" });
+    expect(Array.isArray(listed)).toBe(true);
+    expect(await invoke({ action: "config-download", app: "my-app" })).toMatchObject({ app: "my-app" });
+    expect(env.apiRequests().length).toBeGreaterThan(0);
+    expect(env.sandbox.kotsadm.requests.length).toBeGreaterThan(0);
+    expect((await dep.objects()).length).toBeGreaterThan(0);
+    await dep.takeEvents();
+    const before = {
+      api: env.apiRequests().length,
+      downloads: env.downloadRequests().length,
+      kotsadm: env.sandbox.kotsadm.requests.length,
+      revision: env.sandbox.state.resourceVersion,
+      objects: await dep.objects(),
+    };
+    // The handler's log lines (one structured ERROR per rejection) go to the run's capture, which the
+    // secret scan reads, rather than to the terminal.
+    const logged: string[] = [];
+    const spies = [process.stdout, process.stderr].map((stream) =>
+      vi.spyOn(stream, "write").mockImplementation(((chunk: string | Uint8Array) => {
+        logged.push(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString());
+        return true;
+      }) as typeof stream.write),
+    );
+    const kinds = new Map<string, number>();
+    let tried = 0;
+    await fc
+      .assert(
+        fc.asyncProperty(invalidEvent(), async (invalid) => {
+          tried += 1;
+          kinds.set(invalid.kind, (kinds.get(invalid.kind) ?? 0) + 1);
+          const error = await invoke(invalid.event).then(
+            () => undefined,
+            (e: unknown) => e as InputError,
+          );
+          const what = `${invalid.kind} ${JSON.stringify(invalid.event)}`;
+          expect(error, what).toBeInstanceOf(InputError);
+          expect(error, what).toMatchObject({ code: "invalid-event", exitCode: 2, field: invalid.field });
+          expect(error?.message, what).toContain(invalid.field);
+        }),
+        { numRuns: HANDLER_EVENTS },
+      )
+      .finally(() => {
+        for (const spy of spies) spy.mockRestore();
+        recordCaptured(logged.join(""));
+      });
+    expect(tried).toBeGreaterThanOrEqual(MIN_INVALID_EVENTS);
+    const errors = logged
+      .join("")
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { level?: string; error?: { code?: string; field?: string } })
+      .filter((line) => line.level === "ERROR");
+    expect(errors).toHaveLength(tried);
+    expect(errors.every((e) => e.error?.code === "invalid-event" && e.error.field)).toBe(true);
+    expect(kinds.size).toBeGreaterThanOrEqual(11);
+    // Zero side effects, on the peers' own logs: no Kubernetes request (reads included) and no write,
+    // no kotsadm call, no signed-URL download, no object added or removed, no event on the bus.
+    expect(env.apiRequests().length).toBe(before.api);
+    expect(env.downloadRequests().length).toBe(before.downloads);
+    expect(env.sandbox.kotsadm.requests.length).toBe(before.kotsadm);
+    expect(env.sandbox.state.resourceVersion).toBe(before.revision);
+    const objects = await dep.objects();
+    expect(objects).toEqual(before.objects);
+    expect(await dep.takeEvents()).toEqual([]);
+    process.stdout.write(
+      `bad input: ${tried} invalid on-demand events through the onDemand handler refused naming the field (${kinds.size} kinds); 0 Kubernetes requests, 0 kotsadm calls, 0 bus events, objects in the bucket ${before.objects.length} before and ${objects.length} after\n`,
+    );
   });
 });
 

@@ -31,8 +31,13 @@ export function motoS3(): S3Client {
 }
 
 let counter = 0;
+/** A resource name unique within the run: `<prefix>-<pid>-<time>-<n>`. */
+export function uniqueName(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
+}
+
 /** A bucket name unique within the run (moto keeps one global namespace). */
 export function uniqueBucketName(prefix = "kb"): string {
-  counter += 1;
-  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`.toLowerCase();
+  return uniqueName(prefix).toLowerCase();
 }

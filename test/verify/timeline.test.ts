@@ -6,18 +6,8 @@
 // PagerDuty- and Slack-compatible receivers.
 // For each incident: exactly one Check Down within [down instant, + verify interval], exactly one
 // Check Up within [recovery instant, + verify interval]; nothing else, so no page on healthy days.
-import {
-  CreateEventBusCommand,
-  EventBridgeClient,
-  PutRuleCommand,
-  PutTargetsCommand,
-} from "@aws-sdk/client-eventbridge";
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from "@aws-sdk/client-sqs";
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import { deliver } from "@kots-backup/adapters/alerts/channel";
 import { eventBridgeChannel } from "@kots-backup/adapters/alerts/eventbridge";
 import { pagerDutyChannel } from "@kots-backup/adapters/alerts/pagerduty";
@@ -30,7 +20,8 @@ import { type DeliverPort, runVerify } from "@kots-backup/core/usecases/verify";
 import type { VeleroBackup } from "@kots-backup/core/velero";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type PagerDutyReceiver, type Receiver, startPagerDuty, startSlack } from "../channels/receivers.ts";
-import { describeWithMoto, motoClientConfig } from "../support/peers.ts";
+import { busToQueue, receiveAll } from "../support/aws-peers.ts";
+import { describeWithMoto } from "../support/peers.ts";
 import { APP, harness, manifestFor, NAMESPACE, schedule } from "./support.ts";
 
 const MIN = 60_000;
@@ -146,19 +137,14 @@ function veleroBackup(p: Planned, now: number): VeleroBackup {
   return b.build();
 }
 
-async function receiveAll(sqs: SQSClient, url: string, expected: number): Promise<Record<string, unknown>[]> {
-  const bodies: Record<string, unknown>[] = [];
-  for (let i = 0; i < 20 && bodies.length < expected; i++) {
-    const out = await sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
-    );
-    for (const m of out.Messages ?? []) bodies.push(JSON.parse(m.Body ?? "{}") as Record<string, unknown>);
-  }
-  const extra = await sqs.send(
-    new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+async function receiveEvents(
+  sqs: SQSClient,
+  url: string,
+  expected: number,
+): Promise<Record<string, unknown>[]> {
+  return (await receiveAll(sqs, url, expected, 20)).map(
+    (b) => JSON.parse(b || "{}") as Record<string, unknown>,
   );
-  for (const m of extra.Messages ?? []) bodies.push(JSON.parse(m.Body ?? "{}") as Record<string, unknown>);
-  return bodies;
 }
 
 describeWithMoto("verify over a simulated 30-day timeline", () => {
@@ -172,30 +158,11 @@ describeWithMoto("verify over a simulated 30-day timeline", () => {
   beforeAll(async () => {
     pd = await startPagerDuty();
     slack = await startSlack();
-    eb = new EventBridgeClient({ ...motoClientConfig(), maxAttempts: 1 });
-    sqs = new SQSClient(motoClientConfig());
-    const id = `${process.pid}-${Date.now().toString(36)}`;
-    busName = `kb-timeline-${id}`;
-    await eb.send(new CreateEventBusCommand({ Name: busName }));
-    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `kb-timeline-${id}` }));
-    queueUrl = QueueUrl!;
-    const attrs = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
-    );
-    await eb.send(
-      new PutRuleCommand({
-        Name: `kb-timeline-${id}`,
-        EventBusName: busName,
-        EventPattern: JSON.stringify({ source: ["kots-backup"], "detail-type": ["Check Down", "Check Up"] }),
-      }),
-    );
-    await eb.send(
-      new PutTargetsCommand({
-        Rule: `kb-timeline-${id}`,
-        EventBusName: busName,
-        Targets: [{ Id: "q", Arn: attrs.Attributes!.QueueArn! }],
-      }),
-    );
+    let queue: { url: string };
+    ({ eb, sqs, busName, queue } = await busToQueue(
+      JSON.stringify({ source: ["kots-backup"], "detail-type": ["Check Down", "Check Up"] }),
+    ));
+    queueUrl = queue.url;
   });
   afterAll(async () => {
     await pd?.close();
@@ -311,7 +278,7 @@ describeWithMoto("verify over a simulated 30-day timeline", () => {
 
     // The messages, as each peer received them.
     const total = 2 * INCIDENTS.length;
-    const onBus = await receiveAll(sqs, queueUrl, total);
+    const onBus = await receiveEvents(sqs, queueUrl, total);
     expect(onBus).toHaveLength(total);
     expect(
       onBus.map((b) => `${b["detail-type"]}:${(b.detail as { schedule: string }).schedule}`).sort(),

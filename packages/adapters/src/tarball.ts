@@ -8,7 +8,6 @@
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { ProblemError } from "@kots-backup/core";
 import { extract } from "tar-stream";
 
 /** kots-velero.md §6, rule 4. */
@@ -110,21 +109,5 @@ export async function checkVeleroTarball(body: Readable): Promise<TarballReport>
   if (report.formatVersion === undefined) problem("no metadata/version entry");
   if (primary === 0) problem("no resources/<group-resource>/(cluster|namespaces/<ns>)/<name>.json entry");
   report.ok = report.problemCount === 0;
-  return report;
-}
-
-/** Like checkVeleroTarball, but throws ProblemError `tarball-invalid` naming the first problems. */
-export async function assertVeleroTarball(body: Readable, what: string): Promise<TarballReport> {
-  const report = await checkVeleroTarball(body);
-  if (!report.ok) {
-    const more = report.problemCount > 3 ? ` (and ${report.problemCount - 3} more)` : "";
-    throw new ProblemError(
-      "tarball-invalid",
-      `${what} is not a valid Velero backup tarball: ${report.problems.slice(0, 3).join("; ")}${more}`,
-      {
-        fix: "the copy is damaged or the backup is broken: re-run the export; if it repeats, check the backup with `velero backup describe --details`",
-      },
-    );
-  }
   return report;
 }

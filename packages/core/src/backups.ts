@@ -103,7 +103,8 @@ const max = (values: (string | undefined)[]) =>
     .sort()
     .at(-1);
 
-function requestedAtOf(backup: VeleroBackup): string | undefined {
+/** When the Backup was requested: kotsadm's `kots.io/snapshot-requested`, else its creation time. */
+export function requestedAtOf(backup: VeleroBackup): string | undefined {
   return annotation(backup, BackupAnnotation.requested) ?? backup.metadata.creationTimestamp;
 }
 

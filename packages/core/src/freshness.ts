@@ -15,7 +15,7 @@
 //   has passed (a backup is due, within grace) or a cluster/BSL problem is within its grace; else `new`
 //   if no attempt exists and no slot has come since first seen; else `up`.
 import { type BackupSummary, BackupType } from "./backups.ts";
-import { lastSlotAtOrBefore, nextSlotAfter } from "./schedule.ts";
+import { nextSlotAfter } from "./schedule.ts";
 import type { SlotClaim } from "./state.ts";
 import { isTerminalPhase, KotsStatus } from "./velero.ts";
 
@@ -155,11 +155,6 @@ export function expectedSlot(
 /** The instant the check goes down for `missed`: expected slot + grace (inclusive). */
 export function goingDownAfter(schedule: CheckSchedule, slot: Date | undefined): number | undefined {
   return slot === undefined ? undefined : slot.getTime() + schedule.grace;
-}
-
-/** The latest slot whose grace has ended at `now`: the slot a healthy schedule must have covered. */
-export function lastDueSlot(schedule: CheckSchedule, now: Date): Date | undefined {
-  return lastSlotAtOrBefore(schedule, new Date(now.getTime() - schedule.grace));
 }
 
 interface Finding {

@@ -18,7 +18,14 @@ import { expect, inject, it } from "vitest";
 import { allTestSecrets, doneFiles, markDone } from "./secrets.ts";
 
 /** The reliability files that handle the test secrets and print with them at hand. */
-export const SECRET_HANDLING_FILES = ["bad-input", "faults", "tls", "rbac", "alerts"] as const;
+export const SECRET_HANDLING_FILES = [
+  "bad-input",
+  "faults",
+  "tls",
+  "rbac",
+  "alerts",
+  "export-faults",
+] as const;
 
 /** Other vitest fork workers of this run that are still alive (each runs one test file). */
 function otherWorkers(): number[] {

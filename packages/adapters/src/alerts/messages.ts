@@ -4,20 +4,11 @@
 // Besides the contract's detail fields (cluster, schedule, backup, reasons, since, dedupKey,
 // message) these optional extras are shown when present: `lastSuccessAt`, `lastBackup` (name of the
 // last good backup), `lastExportAt`, `expectedBy`, `error` (why a backup/export failed) and `phase`.
-import type { KotsBackupEvent } from "@kots-backup/core";
+import type { CheckReason, KotsBackupEvent } from "@kots-backup/core";
 import { DetailType } from "@kots-backup/core";
 
-export const CheckReason = {
-  missed: "missed",
-  failed: "failed",
-  stuck: "stuck",
-  exportMissing: "export-missing",
-  exportInvalid: "export-invalid",
-  neverSucceeded: "never-succeeded",
-  bslUnavailable: "bsl-unavailable",
-  clusterUnreachable: "cluster-unreachable",
-} as const;
-export type CheckReason = (typeof CheckReason)[keyof typeof CheckReason];
+// The reasons are freshness.ts's (core); re-exported so channel code and tests find them here.
+export { CheckReason } from "@kots-backup/core";
 
 /** What each reason means, as a phrase. */
 export const REASON_TEXT: Record<CheckReason, string> = {

@@ -16,6 +16,7 @@
 // `Export Failed`; a verified export (valid manifest present) is never redone or overwritten; nothing
 // is written at the top of `velero/` except Velero's own folders.
 import type { Readable } from "node:stream";
+import { isDeepStrictEqual } from "node:util";
 import {
   DetailType,
   dedupKey,
@@ -27,7 +28,7 @@ import {
   type ObjectStore,
   ProblemError,
 } from "@kots-backup/core";
-import { isInstanceBackup, listBackups as summarizeBackups } from "@kots-backup/core/backups";
+import { isInstanceBackup, requestedAtOf, listBackups as summarizeBackups } from "@kots-backup/core/backups";
 import {
   type MirrorEntry,
   type MirrorIndex,
@@ -150,6 +151,32 @@ export interface ExportResult {
   config?: Array<ConfigSaved | { app: string; error: string }>;
   /** Exports tagged expirable by retention in this run. */
   expirable?: string[];
+}
+
+/** The `export` result when the copy did not verify (exit 1): no manifest was written. */
+export interface UnverifiedExport {
+  backup: string;
+  destination: string;
+  manifestKey?: string;
+  verified: false;
+  alreadyExported: false;
+  error: { code: string; message: string };
+}
+
+/** The result document of an export of `backup` (undefined: `--latest`) that failed with `error`. */
+export function unverifiedExport(
+  backup: string | undefined,
+  destination: ObjectStore,
+  error: { code: string; message: string },
+): UnverifiedExport {
+  return {
+    backup: backup ?? "latest",
+    destination: destination.location,
+    ...(backup ? { manifestKey: `manifests/${backup}.json` } : {}),
+    verified: false,
+    alreadyExported: false,
+    error: { code: error.code, message: error.message },
+  };
 }
 
 interface PlannedObject {
@@ -439,14 +466,18 @@ async function runExport(
       ...(replaceEtag ? { ifMatch: replaceEtag } : { ifNoneMatch: true }),
     });
   } catch (error) {
-    if ((error as { code?: string }).code === "precondition-failed") {
-      const other = await readManifest(dest, mKey);
+    const other =
+      (error as { code?: string }).code === "precondition-failed"
+        ? await readManifest(dest, mKey)
+        : undefined;
+    // A retried PUT whose first attempt was stored (its answer lost) meets its own manifest: written.
+    if (!other || !isDeepStrictEqual(other, parseManifest(manifest))) {
       if (other && other.backup === name) {
         log("info", `another run finished exporting ${name} first`);
         return { ...resultOf(name, scope, dest, mKey, other, totals), alreadyExported: true };
       }
+      throw error;
     }
-    throw error;
   }
   const written = await readManifest(dest, mKey);
   if (!written)
@@ -866,9 +897,7 @@ function timesOf(backup: VeleroBackup): Pick<ExportManifest, "requestedAt" | "st
     return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
   };
   const out: Pick<ExportManifest, "requestedAt" | "startedAt" | "completedAt"> = {};
-  const requested = iso(
-    backup.metadata.annotations?.[BackupAnnotation.requested] ?? backup.metadata.creationTimestamp,
-  );
+  const requested = iso(requestedAtOf(backup));
   const started = iso(backup.status?.startTimestamp);
   const completed = iso(backup.status?.completionTimestamp);
   if (requested) out.requestedAt = requested;

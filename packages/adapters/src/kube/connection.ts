@@ -236,6 +236,16 @@ function fromToken(
     ...(source.tlsServerName ? { tlsServerName: source.tlsServerName } : {}),
   };
   kc.loadFromClusterAndUser(cluster, { name: "kots-backup", token });
+  return connectionFromSecret(kc, source, options, `token connection to ${source.server}`);
+}
+
+/** The connection of a secret-held source (token or EKS), warning when TLS verification is off. */
+function connectionFromSecret(
+  kc: KubeConfig,
+  source: { server: string; namespace?: string | undefined },
+  options: ConnectOptions,
+  description: string,
+): KubeConnection {
   if (options.insecureSkipTlsVerify) {
     (options.warn ?? defaultWarn)(
       `TLS verification of the Kubernetes API at ${source.server} is OFF (asked for explicitly)`,
@@ -245,7 +255,7 @@ function fromToken(
     kubeConfig: kc,
     server: source.server,
     namespace: source.namespace || "default",
-    description: `token connection to ${source.server}`,
+    description,
     insecureSkipTlsVerify: Boolean(options.insecureSkipTlsVerify),
   };
 }
@@ -375,16 +385,5 @@ function fromEks(
     },
     { name: "kots-backup-eks", authProvider: { name: EKS_AUTH_PROVIDER, config: {} } },
   );
-  if (options.insecureSkipTlsVerify) {
-    (options.warn ?? defaultWarn)(
-      `TLS verification of the Kubernetes API at ${source.server} is OFF (asked for explicitly)`,
-    );
-  }
-  return {
-    kubeConfig: kc,
-    server: source.server,
-    namespace: source.namespace || "default",
-    description: `EKS cluster ${source.clusterName} (${source.region})`,
-    insecureSkipTlsVerify: Boolean(options.insecureSkipTlsVerify),
-  };
+  return connectionFromSecret(kc, source, options, `EKS cluster ${source.clusterName} (${source.region})`);
 }

@@ -15,6 +15,14 @@ export function redactKnown(text: string): string {
   return known.size === 0 ? text : redact(text, [...known]);
 }
 
+/** A plain Error with `error`'s name, and its message and stack passed through {@link redactKnown}. */
+export function redactedError(error: Error): Error {
+  const copy = new Error(redactKnown(error.message));
+  copy.name = error.name;
+  if (error.stack) copy.stack = redactKnown(error.stack);
+  return copy;
+}
+
 /** Deep copy of a JSON-like value with every string passed through {@link redactKnown}. */
 export function redactValue<T>(value: T): T {
   if (known.size === 0) return value;
@@ -27,12 +35,7 @@ function walk(value: unknown, seen: WeakSet<object>): unknown {
   if (seen.has(value)) return value;
   seen.add(value);
   if (Array.isArray(value)) return value.map((v) => walk(v, seen));
-  if (value instanceof Error) {
-    const copy = new Error(redactKnown(value.message));
-    copy.name = value.name;
-    if (value.stack) copy.stack = redactKnown(value.stack);
-    return copy;
-  }
+  if (value instanceof Error) return redactedError(value);
   if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null)
     return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, seen)]));

@@ -143,17 +143,6 @@ export async function resolveSecret(ref: string, options: ResolveSecretOptions =
   }
 }
 
-/** Resolves several references at once (e.g. a channel's URL and its header tokens). */
-export async function resolveSecrets(
-  refs: Record<string, string>,
-  options: ResolveSecretOptions = {},
-): Promise<Record<string, Secret>> {
-  const entries = await Promise.all(
-    Object.entries(refs).map(async ([k, ref]) => [k, await resolveSecret(ref, options)] as const),
-  );
-  return Object.fromEntries(entries);
-}
-
 type MissingFactory = (what: string, fix: string, cause?: unknown) => EnvironmentError;
 
 async function readSstSecret(

@@ -9,21 +9,28 @@ import { EnvironmentError, InputError } from "@kots-backup/core";
 import { claimKey, claimsPrefix, STATE_ROOT, silenceKey } from "@kots-backup/core/export-layout";
 import { ClaimOutcome, type Silence, type SlotClaim } from "@kots-backup/core/state";
 import type { SlotClaimStore } from "@kots-backup/core/usecases/ports";
-import { NotFoundError, PreconditionFailedError } from "../store/errors.ts";
+import {
+  hasOnly,
+  isPreconditionFailed,
+  readVersionedJson,
+  toJson,
+  type Versioned,
+  type WriteResult,
+  writeJsonIf,
+} from "@kots-backup/core/usecases/stored-json";
+
+export type { Versioned, WriteResult } from "@kots-backup/core/usecases/stored-json";
 
 /** State files are small; anything bigger is not ours. */
 const MAX_STATE_BYTES = 1024 * 1024;
 
+const READ_OPTIONS = {
+  maxBytes: MAX_STATE_BYTES,
+  fix: (key: string) =>
+    `inspect ${key}; delete it to let kots-backup start that record afresh (a claim: the slot can be taken again; alert state: the check starts as up)`,
+};
+
 export type ClaimResult = { won: true; etag: string } | { won: false; existing: SlotClaim; etag: string };
-
-/** Outcome of a conditional write: `written: false` means another writer got there first: re-read. */
-export type WriteResult = { written: true; etag: string } | { written: false };
-
-export interface Versioned<T> {
-  value: T;
-  /** Pass back to the conditional write to replace exactly this version. */
-  etag: string;
-}
 
 export class StateStore {
   readonly store: ObjectStore;
@@ -56,7 +63,7 @@ export class StateStore {
         });
         return { won: true, etag: info.etag };
       } catch (error) {
-        if (!(error instanceof PreconditionFailedError)) throw error;
+        if (!isPreconditionFailed(error)) throw error;
       }
       const existing = await this.readJson(key, isSlotClaim);
       if (existing) return { won: false, existing: existing.value, etag: existing.etag };
@@ -80,7 +87,7 @@ export class StateStore {
   async updateClaim(claim: SlotClaim, etag: string): Promise<WriteResult> {
     const key = claimKey(claim.schedule, parseSlot(claim.slot));
     checkShape(key, claim, isSlotClaim);
-    return this.conditionalWrite(key, claim, etag);
+    return writeJsonIf(this.store, key, claim, etag);
   }
 
   /** The claims of one schedule (or of every schedule), in key order, i.e. by schedule then slot. */
@@ -127,55 +134,8 @@ export class StateStore {
 
   // --- internals -----------------------------------------------------------------------------------
 
-  private async conditionalWrite(
-    key: string,
-    value: unknown,
-    etag: string | undefined,
-  ): Promise<WriteResult> {
-    try {
-      const info = await this.store.put(key, toJson(value), {
-        ...(etag === undefined ? { ifNoneMatch: true } : { ifMatch: etag }),
-        contentType: "application/json",
-      });
-      return { written: true, etag: info.etag };
-    } catch (error) {
-      if (error instanceof PreconditionFailedError) return { written: false };
-      throw error;
-    }
-  }
-
-  private async readJson<T>(
-    key: string,
-    guard: (value: unknown) => value is T,
-  ): Promise<Versioned<T> | undefined> {
-    // head first for the etag, then the body; if the object changed in between, read again so the
-    // etag returned is the one of the body returned.
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const before = await this.store.head(key);
-      if (!before) return undefined;
-      if (before.size > MAX_STATE_BYTES) throw corrupt(this.store, key, `it is ${before.size} bytes`);
-      let text: string | undefined;
-      try {
-        text = await readText(await this.store.get(key));
-      } catch (error) {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      }
-      const after = await this.store.head(key);
-      if (after?.etag !== before.etag) continue;
-      if (text === undefined) throw corrupt(this.store, key, `it is larger than ${MAX_STATE_BYTES} bytes`);
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch {
-        throw corrupt(this.store, key, "it is not valid JSON");
-      }
-      if (!guard(value)) throw corrupt(this.store, key, "its fields do not match the expected shape");
-      return { value, etag: before.etag };
-    }
-    throw new EnvironmentError("state-unstable", `${key} in ${this.store.location} changed on every read`, {
-      fix: "retry; if it persists, check what else writes kots-backup's state/ objects",
-    });
+  private readJson<T>(key: string, guard: (value: unknown) => value is T): Promise<Versioned<T> | undefined> {
+    return readVersionedJson(this.store, key, guard, READ_OPTIONS);
   }
 }
 
@@ -234,22 +194,6 @@ const isTime = (v: unknown): v is string =>
   typeof v === "string" && RFC3339.test(v) && !Number.isNaN(Date.parse(v));
 const isString = (v: unknown): v is string => typeof v === "string";
 
-function hasOnly(
-  value: unknown,
-  required: Record<string, (v: unknown) => boolean>,
-  optional: Record<string, (v: unknown) => boolean>,
-) {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const record = value as Record<string, unknown>;
-  for (const [field, check] of Object.entries(required)) if (!check(record[field])) return false;
-  for (const field of Object.keys(record)) {
-    if (field in required) continue;
-    const check = optional[field];
-    if (!check?.(record[field])) return false;
-  }
-  return true;
-}
-
 const OUTCOMES: readonly unknown[] = Object.values(ClaimOutcome);
 
 export function isSlotClaim(value: unknown): value is SlotClaim {
@@ -280,31 +224,4 @@ function normalizeSlot(slotIso: string): string {
   return parseSlot(slotIso)
     .toISOString()
     .replace(/\.\d{3}Z$/, "Z");
-}
-
-function toJson(value: unknown): string {
-  return `${JSON.stringify(value, null, 2)}\n`;
-}
-
-/** The body as UTF-8, or undefined when it exceeds MAX_STATE_BYTES. */
-async function readText(stream: AsyncIterable<unknown>): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
-    size += buffer.length;
-    if (size > MAX_STATE_BYTES) return undefined;
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function corrupt(store: ObjectStore, key: string, why: string): EnvironmentError {
-  return new EnvironmentError(
-    "state-corrupt",
-    `kots-backup state ${key} in ${store.location} is corrupt: ${why}`,
-    {
-      fix: `inspect ${key}; delete it to let kots-backup start that record afresh (a claim: the slot can be taken again; alert state: the check starts as up)`,
-    },
-  );
 }

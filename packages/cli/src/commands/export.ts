@@ -1,15 +1,15 @@
 // `kots-backup export <backup>|--latest [--scope auto|full|manifests] [--include-partially-failed]`
 // (contract §2, §6): copy a finished backup to the export destination, verify it, write its manifest.
 // Exit 0 verified (or already exported), 1 it did not verify, 2 bad input, 3 something unreachable.
+import { clusterExportDeps } from "@kots-backup/adapters/export/deps";
 import {
-  type ExportDeps,
   type ExportProgress,
   type ExportResult,
   type ExportScopeChoice,
   exportBackup,
+  unverifiedExport,
 } from "@kots-backup/adapters/export/engine";
-import { bslSourceStore, destinationStore } from "@kots-backup/adapters/export/stores";
-import { KubeDownloadSource } from "@kots-backup/adapters/kube/download-request";
+import { destinationStore } from "@kots-backup/adapters/export/stores";
 import { ExitCode, InputError, isKotsBackupError, type KotsBackupEvent } from "@kots-backup/core";
 import type { Config } from "@kots-backup/core/config";
 import { parseConfig } from "@kots-backup/core/config";
@@ -148,33 +148,16 @@ registerCommand((program, run) => {
           const bar = progressBar(out);
           try {
             const destination = await destinationStore(config.export);
-            const velero = await cluster.veleroNamespace();
-            const bslInfo = await cluster.defaultBsl().catch((error: Error) => {
-              out.log("warn", "could not read the default BackupStorageLocation", { reason: error.message });
-              return undefined;
-            });
             const scope = flags.scope ?? config.export.scope;
-            const source =
-              scope === "manifests" || !bslInfo
-                ? { serverSide: false, reason: "the BSL could not be read" }
-                : await bslSourceStore(config.export, bslInfo);
-            const location = bslInfo?.bucket
-              ? `s3://${bslInfo.bucket}${bslInfo.prefix ? `/${bslInfo.prefix.replace(/^\/+|\/+$/g, "")}` : ""}`
-              : undefined;
-            const deps: ExportDeps = {
+            const deps = await clusterExportDeps({
+              config: config.export,
               cluster,
               destination,
-              veleroNamespace: velero.namespace,
-              bsl: { name: bslInfo?.name ?? "default", ...(location ? { location } : {}) },
-              ...(source.store ? { source: { store: source.store } } : {}),
-              ...(source.reason ? { sourceUnavailable: source.reason } : {}),
-              serverSideCopy: source.serverSide,
-              downloads: new KubeDownloadSource(cluster.api, velero.namespace),
-              downloadConfig: async (app) => (await cluster.kotsadm()).download(app),
+              scope,
               emit: logEvent(out),
               log: (level, message, fields) => out.log(level, message, fields),
               progress: bar.update,
-            };
+            });
             const result = await exportBackup(
               {
                 ...(backupName !== undefined ? { backup: backupName } : {}),
@@ -189,14 +172,7 @@ registerCommand((program, run) => {
               if (!isKotsBackupError(error) || error.exitCode !== ExitCode.problem) throw error;
               bar.stop();
               // Exit 1 still prints a result: the export ran and did not verify; no manifest was written.
-              const failed = {
-                backup: backupName ?? "latest",
-                destination: destination.location,
-                manifestKey: backupName ? `manifests/${backupName}.json` : undefined,
-                verified: false,
-                alreadyExported: false,
-                error: { code: error.code, message: error.message },
-              };
+              const failed = unverifiedExport(backupName, destination, error);
               out.result(
                 failed,
                 (f) =>

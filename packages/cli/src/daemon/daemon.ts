@@ -17,10 +17,9 @@
 // check records, export manifest written last), so stopping at any point leaves no half-written
 // state: an unfinished export simply has no manifest and resumes at the next start.
 import { type Channel, deliver } from "@kots-backup/adapters/alerts/index";
+import { clusterExportDeps } from "@kots-backup/adapters/export/deps";
 import { type ExportDeps, type ExportResult, exportBackup } from "@kots-backup/adapters/export/engine";
-import { bslSourceStore } from "@kots-backup/adapters/export/stores";
 import type { KubeKotsCluster } from "@kots-backup/adapters/kube/cluster";
-import { KubeDownloadSource } from "@kots-backup/adapters/kube/download-request";
 import { StateStore, slotClaimStore } from "@kots-backup/adapters/state/state-store";
 import {
   DetailType,
@@ -448,12 +447,14 @@ export class Daemon {
     this.#o.log("info", `exporting backup ${backup} to ${destination.location}`, { backup, schedule });
     this.#emit({ type: "export-started", backup, schedule });
     try {
-      const velero = await cluster.veleroNamespace();
-      const bsl = await cluster.defaultBsl().catch(() => undefined);
-      const source =
-        config.export.scope === "manifests" || !bsl
-          ? { serverSide: false, reason: "the BSL could not be read" }
-          : await bslSourceStore(config.export, bsl);
+      const deps = await clusterExportDeps({
+        config: config.export,
+        cluster,
+        destination,
+        scope: config.export.scope,
+        emit: this.#publish,
+        log: (level, text, fields) => this.#o.log(level, text, fields),
+      });
       const result = await exportBackup(
         {
           backup,
@@ -464,26 +465,7 @@ export class Daemon {
           schedule,
         },
         {
-          cluster,
-          destination,
-          veleroNamespace: velero.namespace,
-          ...(bsl
-            ? {
-                bsl: {
-                  name: bsl.name,
-                  ...(bsl.bucket
-                    ? { location: `s3://${bsl.bucket}${bsl.prefix ? `/${bsl.prefix}` : ""}` }
-                    : {}),
-                },
-              }
-            : {}),
-          ...(source.store ? { source: { store: source.store } } : {}),
-          ...(source.reason ? { sourceUnavailable: source.reason } : {}),
-          serverSideCopy: source.serverSide,
-          downloads: new KubeDownloadSource(cluster.api, velero.namespace),
-          downloadConfig: async (app) => (await cluster.kotsadm()).download(app),
-          emit: this.#publish,
-          log: (level, text, fields) => this.#o.log(level, text, fields),
+          ...deps,
           now: this.#now,
           ...this.#o.exportDeps,
         },

@@ -4,7 +4,7 @@
 // while the loop is ticking.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { PrometheusMetrics } from "@kots-backup/adapters/metrics/prometheus";
+import { PROMETHEUS_CONTENT_TYPE, PrometheusMetrics } from "@kots-backup/adapters/metrics/prometheus";
 import type { ScheduleFigures } from "@kots-backup/core/usecases/verify";
 
 export class DaemonMetrics {
@@ -62,9 +62,7 @@ export async function serveMetrics(
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
     } else if (path === "/metrics") {
-      res
-        .writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
-        .end(metrics.render());
+      res.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE }).end(metrics.render());
     } else if (path === "/healthz") {
       const fresh =
         metrics.lastTickAt !== undefined && Date.now() - metrics.lastTickAt <= options.staleAfterMs;

@@ -11,19 +11,19 @@
 //   4. otherwise kotsadm is asked once. A dropped or failed answer is never blindly repeated: the
 //      Backups requested since the request began are searched first, and only when none appeared is
 //      kotsadm asked again.
-import { type BackupType, isKotsadmInstanceBackup, type Trigger } from "../backups.ts";
+import {
+  type BackupSummary,
+  type BackupType,
+  isAppBackup,
+  isKotsadmInstanceBackup,
+  requestedAtOf,
+  type Trigger,
+} from "../backups.ts";
 import { EnvironmentError, InputError } from "../errors.ts";
 import { DetailType, dedupKey, type KotsBackupEvent } from "../events.ts";
 import type { KotsCluster } from "../ports.ts";
 import { ClaimOutcome, type SlotClaim } from "../state.ts";
-import {
-  BackupAnnotation,
-  FAILED_PHASES,
-  KotsStatus,
-  kotsStatusOf,
-  phaseOf,
-  type VeleroBackup,
-} from "../velero.ts";
+import { FAILED_PHASES, KotsStatus, kotsStatusOf, phaseOf, type VeleroBackup } from "../velero.ts";
 import type { Emit, SlotClaimStore, UseCaseLog } from "./ports.ts";
 
 export interface RunBackupInput {
@@ -55,22 +55,11 @@ export interface RunBackupDeps {
   onPhase?: (backup: VeleroBackup) => void;
 }
 
-/** The contract §2 `backup` result, plus how this run ended. */
-export interface BackupRunResult {
+/** The contract §2 `backup` result (an `ls` entry without expiry, always dated), plus how this run ended. */
+export interface BackupRunResult extends Omit<BackupSummary, "requestedAt" | "expiresAt"> {
   outcome: "started" | "deduplicated";
-  name: string;
-  type: BackupType;
-  app?: string;
-  phase: string;
-  status: KotsStatus;
-  trigger: Trigger;
-  schedule?: string;
   slot?: string;
   requestedAt: string;
-  startedAt?: string;
-  completedAt?: string;
-  errors: number;
-  warnings: number;
   deduplicated: boolean;
 }
 
@@ -153,19 +142,15 @@ export function checkBackupInput(input: RunBackupInput): void {
 }
 
 /** Requested time of a Backup (kotsadm's annotation, else creation), in ms; NaN when unknown. */
-export function requestedAtMs(backup: VeleroBackup): number {
-  return Date.parse(
-    backup.metadata.annotations?.[BackupAnnotation.requested] ?? backup.metadata.creationTimestamp ?? "",
-  );
+function requestedAtMs(backup: VeleroBackup): number {
+  return Date.parse(requestedAtOf(backup) ?? "");
 }
 
-/** Backups of the kind this run makes: instance backups of this kotsadm, or this app's backups. */
+/** Backups of the kind this run makes: instance backups of this kotsadm, or this app's backups (as `ls`). */
 function sameKind(cluster: KotsCluster, appId: string | undefined): (b: VeleroBackup) => boolean {
-  return (b) =>
-    appId === undefined
-      ? isKotsadmInstanceBackup(b, cluster.kotsadmNamespace)
-      : b.metadata.annotations?.[BackupAnnotation.appId] === appId &&
-        b.metadata.annotations?.[BackupAnnotation.instance] !== "true";
+  if (appId === undefined) return (b) => isKotsadmInstanceBackup(b, cluster.kotsadmNamespace);
+  const appIds = new Set([appId]);
+  return (b) => isAppBackup(b, appIds);
 }
 
 export async function runBackup(input: RunBackupInput, deps: RunBackupDeps): Promise<RunBackupResult> {

@@ -7,14 +7,11 @@
 //   delivered to every channel (at-least-once delivery, see verify.ts).
 // Writes are conditional on the version read (S3 `If-Match` on the ETag, create-only when absent), so
 // of several concurrent runs exactly one records a transition.
-//
-// NOTE: adapters/src/state's StateStore reads the same key with a strict shape that does not know
-// these optional fields yet; verify and status read and write the record through this module.
-import { EnvironmentError } from "../errors.ts";
 import type { KotsBackupEvent } from "../events.ts";
 import { alertStateKey } from "../export-layout.ts";
 import type { ObjectStore } from "../ports.ts";
 import type { AlertRecord } from "../state.ts";
+import { hasOnly, readVersionedJson, type Versioned, type WriteResult, writeJsonIf } from "./stored-json.ts";
 
 /** An event recorded with a transition, and the channels it has not reached yet. */
 export interface OutboxEntry {
@@ -39,12 +36,9 @@ export interface CheckRecord extends AlertRecord {
   outbox?: OutboxEntry[];
 }
 
-export interface VersionedRecord {
-  value: CheckRecord;
-  etag: string;
-}
+export type VersionedRecord = Versioned<CheckRecord>;
 
-export type RecordWrite = { written: true; etag: string } | { written: false };
+export type RecordWrite = WriteResult;
 
 /** Conditional storage of check records. */
 export interface CheckRecordStore {
@@ -55,37 +49,26 @@ export interface CheckRecordStore {
 
 const MAX_RECORD_BYTES = 256 * 1024;
 
-/** True for the store's "conditional write lost" error (PreconditionFailedError in the adapters). */
-function isPreconditionFailed(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === "precondition-failed";
-}
-
-function isNotFound(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === "object-not-found";
-}
-
 const isTime = (v: unknown) => typeof v === "string" && !Number.isNaN(Date.parse(v));
 
 /** Shape check of a stored record (unknown fields are refused, as in the state store). */
 export function isCheckRecord(value: unknown): value is CheckRecord {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const r = value as Record<string, unknown>;
-  if (r.state !== "up" && r.state !== "down") return false;
-  if (!isTime(r.since)) return false;
-  if (!Array.isArray(r.reasons) || !r.reasons.every((x) => typeof x === "string")) return false;
-  const optional: Record<string, (v: unknown) => boolean> = {
-    suppressed: (v) => typeof v === "boolean",
-    silencedUntil: isTime,
-    firstSeenAt: isTime,
-    clusterUnreachableSince: isTime,
-    bslUnavailableSince: isTime,
-    outbox: (v) => Array.isArray(v) && v.every(isOutboxEntry),
-  };
-  for (const key of Object.keys(r)) {
-    if (key === "state" || key === "since" || key === "reasons") continue;
-    if (!optional[key]?.(r[key])) return false;
-  }
-  return true;
+  return hasOnly(
+    value,
+    {
+      state: (v) => v === "up" || v === "down",
+      since: isTime,
+      reasons: (v) => Array.isArray(v) && v.every((x) => typeof x === "string"),
+    },
+    {
+      suppressed: (v) => typeof v === "boolean",
+      silencedUntil: isTime,
+      firstSeenAt: isTime,
+      clusterUnreachableSince: isTime,
+      bslUnavailableSince: isTime,
+      outbox: (v) => Array.isArray(v) && v.every(isOutboxEntry),
+    },
+  );
 }
 
 function isOutboxEntry(value: unknown): boolean {
@@ -106,73 +89,16 @@ function isOutboxEntry(value: unknown): boolean {
   );
 }
 
-async function readText(stream: AsyncIterable<unknown>): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buffer = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
-    size += buffer.length;
-    if (size > MAX_RECORD_BYTES) return undefined;
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function corrupt(store: ObjectStore, key: string, why: string): EnvironmentError {
-  return new EnvironmentError(
-    "state-corrupt",
-    `kots-backup state ${key} in ${store.location} is corrupt: ${why}`,
-    {
-      fix: `inspect ${key}; delete it to let the check start afresh as up (an open incident is then forgotten)`,
-    },
-  );
-}
+const READ_OPTIONS = {
+  maxBytes: MAX_RECORD_BYTES,
+  fix: (key: string) =>
+    `inspect ${key}; delete it to let the check start afresh as up (an open incident is then forgotten)`,
+};
 
 /** Check records on any ObjectStore (S3, local folder, memory). */
 export function checkRecordStore(store: ObjectStore): CheckRecordStore {
   return {
-    async read(schedule) {
-      const key = alertStateKey(schedule);
-      // head → get → head: the etag returned is the one of the body returned.
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const before = await store.head(key);
-        if (!before) return undefined;
-        if (before.size > MAX_RECORD_BYTES) throw corrupt(store, key, `it is ${before.size} bytes`);
-        let text: string | undefined;
-        try {
-          text = await readText(await store.get(key));
-        } catch (error) {
-          if (isNotFound(error)) return undefined;
-          throw error;
-        }
-        const after = await store.head(key);
-        if (after?.etag !== before.etag) continue;
-        if (text === undefined) throw corrupt(store, key, "it is too large");
-        let value: unknown;
-        try {
-          value = JSON.parse(text);
-        } catch {
-          throw corrupt(store, key, "it is not valid JSON");
-        }
-        if (!isCheckRecord(value)) throw corrupt(store, key, "its fields do not match the expected shape");
-        return { value, etag: before.etag };
-      }
-      throw new EnvironmentError("state-unstable", `${key} in ${store.location} changed on every read`, {
-        fix: "retry; if it persists, check what else writes kots-backup's state/ objects",
-      });
-    },
-    async write(schedule, record, etag) {
-      const key = alertStateKey(schedule);
-      try {
-        const info = await store.put(key, `${JSON.stringify(record, null, 2)}\n`, {
-          ...(etag === undefined ? { ifNoneMatch: true } : { ifMatch: etag }),
-          contentType: "application/json",
-        });
-        return { written: true, etag: info.etag };
-      } catch (error) {
-        if (isPreconditionFailed(error)) return { written: false };
-        throw error;
-      }
-    },
+    read: (schedule) => readVersionedJson(store, alertStateKey(schedule), isCheckRecord, READ_OPTIONS),
+    write: (schedule, record, etag) => writeJsonIf(store, alertStateKey(schedule), record, etag),
   };
 }

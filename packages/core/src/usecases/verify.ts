@@ -27,9 +27,9 @@ import { EnvironmentError, isKotsBackupError } from "../errors.ts";
 import type { KotsBackupEvent } from "../events.ts";
 import { backupNameOfManifestKey, MANIFESTS_ROOT, parseManifest } from "../export-layout.ts";
 import {
+  anyDown,
   type CheckResult,
   type CheckSchedule,
-  CheckState,
   type ExportRecord,
   evaluateCheck,
   matchesSchedule,
@@ -38,6 +38,7 @@ import type { ClusterApp, KotsCluster, ObjectStore } from "../ports.ts";
 import type { AlertRecord, Silence, SlotClaim } from "../state.ts";
 import { KotsStatus } from "../velero.ts";
 import type { UseCaseLog } from "./ports.ts";
+import { readText } from "./stored-json.ts";
 import type { CheckRecord, CheckRecordStore, OutboxEntry } from "./verify-state.ts";
 
 /** A run that took an outbox entry and died is presumed dead after this long; the entry is retried. */
@@ -174,11 +175,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 }
 
 async function readJson(store: ObjectStore, key: string): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of await store.get(key)) {
-    chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  }
-  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  // No bound: readText returns the whole body.
+  return JSON.parse((await readText(await store.get(key))) ?? "");
 }
 
 /** Manifests read in full per kind of backup (type + app): the newest Completed ones. */
@@ -671,5 +669,5 @@ export async function runVerify(schedules: readonly CheckSchedule[], deps: Verif
 
 /** `verify` exits 1 when any check is down. */
 export function verifyExitCode(report: VerifyReport): 0 | 1 {
-  return report.checks.some((c) => c.state === CheckState.down) ? 1 : 0;
+  return anyDown(report.checks) ? 1 : 0;
 }

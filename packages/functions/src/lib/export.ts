@@ -4,6 +4,7 @@
 // request record `state/exports/<backup>.json`. The engine takes no AbortSignal: the copy in flight is
 // abandoned, not cancelled (see the report on issue #7).
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { clusterExportDeps } from "@kots-backup/adapters/export/deps";
 import {
   type ExportDeps,
   type ExportProgress,
@@ -11,13 +12,14 @@ import {
   type ExportScopeChoice,
   exportBackup,
   resolveBackup,
+  type UnverifiedExport,
+  unverifiedExport,
 } from "@kots-backup/adapters/export/engine";
-import { bslSourceStore } from "@kots-backup/adapters/export/stores";
-import { KubeDownloadSource } from "@kots-backup/adapters/kube/download-request";
 import type { Runtime } from "@kots-backup/adapters/runtime/index";
 import { NotFoundError, PreconditionFailedError } from "@kots-backup/adapters/store/errors";
 import { InputError, isKotsBackupError, type KotsBackupEvent, type ObjectStore } from "@kots-backup/core";
 import { STATE_ROOT } from "@kots-backup/core/export-layout";
+import { readText, toJson } from "@kots-backup/core/usecases/stored-json";
 
 /** Where pending export requests live (one per backup). */
 export const EXPORT_REQUESTS_PREFIX = `${STATE_ROOT}exports/`;
@@ -49,35 +51,15 @@ export async function exportDeps(
   logger: Logger,
   progress?: (p: ExportProgress) => void,
 ): Promise<ExportDeps> {
-  const config = runtime.config;
-  const cluster = await runtime.cluster();
-  const destination = await runtime.destination();
-  const velero = await cluster.veleroNamespace();
-  const bslInfo = await cluster.defaultBsl().catch((error: Error) => {
-    logger.warn("could not read the default BackupStorageLocation", { reason: error.message });
-    return undefined;
-  });
-  const source =
-    scope === "manifests" || !bslInfo
-      ? { serverSide: false, reason: "the BSL could not be read" }
-      : await bslSourceStore(config.export, bslInfo);
-  const location = bslInfo?.bucket
-    ? `s3://${bslInfo.bucket}${bslInfo.prefix ? `/${bslInfo.prefix.replace(/^\/+|\/+$/g, "")}` : ""}`
-    : undefined;
-  return {
-    cluster,
-    destination,
-    veleroNamespace: velero.namespace,
-    bsl: { name: bslInfo?.name ?? "default", ...(location ? { location } : {}) },
-    ...(source.store ? { source: { store: source.store } } : {}),
-    ...(source.reason ? { sourceUnavailable: source.reason } : {}),
-    serverSideCopy: source.serverSide,
-    downloads: new KubeDownloadSource(cluster.api, velero.namespace),
-    downloadConfig: async (app) => (await cluster.kotsadm()).download(app),
+  return clusterExportDeps({
+    config: runtime.config.export,
+    cluster: await runtime.cluster(),
+    destination: await runtime.destination(),
+    scope,
     emit,
     log: (level, message, fields) => logger[level](message, fields ?? {}),
     ...(progress ? { progress } : {}),
-  };
+  });
 }
 
 export type ExportOutcome =
@@ -89,15 +71,7 @@ export type ExportOutcome =
       progress?: ExportProgress;
       message: string;
     }
-  | {
-      done: true;
-      backup: string;
-      destination: string;
-      manifestKey?: string;
-      verified: false;
-      alreadyExported: false;
-      error: { code: string; message: string };
-    };
+  | ({ done: true } & UnverifiedExport);
 
 /** Event field names instead of the CLI's flags in the engine's input errors. */
 function eventFields(error: unknown): unknown {
@@ -164,15 +138,7 @@ export async function exportWithin(
   } catch (error) {
     if (isKotsBackupError(error) && error.exitCode === 1) {
       await finishRequest(deps.destination, name ?? "", "failed");
-      return {
-        done: true,
-        backup: name ?? "latest",
-        destination: deps.destination.location,
-        ...(name ? { manifestKey: `manifests/${name}.json` } : {}),
-        verified: false,
-        alreadyExported: false,
-        error: { code: error.code, message: error.message },
-      };
+      return { done: true, ...unverifiedExport(name, deps.destination, error) };
     }
     throw eventFields(error);
   } finally {
@@ -200,11 +166,9 @@ export async function exportWithin(
 
 const requestKey = (backup: string) => `${EXPORT_REQUESTS_PREFIX}${backup}.json`;
 
-async function readText(store: ObjectStore, key: string): Promise<string | undefined> {
+async function readObject(store: ObjectStore, key: string): Promise<string | undefined> {
   try {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await store.get(key)) chunks.push(Buffer.from(chunk as Buffer));
-    return Buffer.concat(chunks).toString("utf8");
+    return await readText(await store.get(key));
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;
     throw error;
@@ -213,7 +177,7 @@ async function readText(store: ObjectStore, key: string): Promise<string | undef
 
 /** Records (or replaces) a pending export request. */
 export async function recordRequest(store: ObjectStore, record: ExportRequestRecord): Promise<void> {
-  await store.put(requestKey(record.backup), `${JSON.stringify(record, null, 2)}\n`, {
+  await store.put(requestKey(record.backup), toJson(record), {
     contentType: "application/json",
   });
 }
@@ -230,11 +194,10 @@ export async function finishRequest(
   const current = await readRequest(store, backup);
   if (!current || current.doneAt) return;
   try {
-    await store.put(
-      requestKey(backup),
-      `${JSON.stringify({ ...current, doneAt: new Date().toISOString(), outcome }, null, 2)}\n`,
-      { contentType: "application/json", ifMatch: info.etag },
-    );
+    await store.put(requestKey(backup), toJson({ ...current, doneAt: new Date().toISOString(), outcome }), {
+      contentType: "application/json",
+      ifMatch: info.etag,
+    });
   } catch (error) {
     // Someone else updated it first: their record stands.
     if (!(error instanceof PreconditionFailedError)) throw error;
@@ -245,7 +208,7 @@ export async function readRequest(
   store: ObjectStore,
   backup: string,
 ): Promise<ExportRequestRecord | undefined> {
-  const text = await readText(store, requestKey(backup));
+  const text = await readObject(store, requestKey(backup));
   if (text === undefined) return undefined;
   try {
     const value = JSON.parse(text) as ExportRequestRecord;

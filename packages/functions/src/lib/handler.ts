@@ -4,7 +4,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import { redactKnown, redactValue } from "@kots-backup/adapters/runtime/known-secrets";
+import { redactedError, redactKnown, redactValue } from "@kots-backup/adapters/runtime/known-secrets";
 import { isKotsBackupError } from "@kots-backup/core";
 import middy, { type MiddlewareObj } from "@middy/core";
 import errorLogger from "@middy/error-logger";
@@ -45,11 +45,7 @@ function redactError(error: unknown): Error {
     if (message !== error.message) Object.defineProperty(error, "message", { value: message });
     return error;
   }
-  const original = error instanceof Error ? error : new Error(String(error));
-  const scrubbed = new Error(redactKnown(original.message));
-  scrubbed.name = original.name;
-  if (original.stack) scrubbed.stack = redactKnown(original.stack);
-  return scrubbed;
+  return redactedError(error instanceof Error ? error : new Error(String(error)));
 }
 
 export function lambdaHandler<TEvent, TResult>(

@@ -3,8 +3,7 @@
 // (its port-forward is closed at the end, before Lambda freezes the container); the bus clients, the
 // secrets (Secrets Manager values are cached 5 minutes) and the config are kept per container.
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { type Channel, deliver, eventBridgeChannel } from "@kots-backup/adapters/alerts/index";
+import { type Channel, deliver } from "@kots-backup/adapters/alerts/index";
 import { busChannel, Runtime } from "@kots-backup/adapters/runtime/index";
 import type { KotsBackupEvent } from "@kots-backup/core";
 import type { DeliverPort } from "@kots-backup/core/usecases/verify";
@@ -29,9 +28,7 @@ function streamChannels(dep: Deployment): Channel[] {
   const channels = [busChannel(dep.busName)];
   const user = dep.config.alerts.eventBridge;
   if (user && user.busName !== dep.busName) {
-    channels.push(
-      eventBridgeChannel({ client: new EventBridgeClient({ maxAttempts: 1 }), busName: user.busName }),
-    );
+    channels.push(busChannel(user.busName, "eventbridge"));
   }
   streamCache = { busName: dep.busName, channels };
   return channels;

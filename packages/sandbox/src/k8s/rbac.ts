@@ -1,12 +1,14 @@
 // Role-based access control for the kots-backup service account, read from deploy/rbac.yaml, so
 // the sandbox refuses exactly what a real cluster with that manifest would refuse.
+// The manifest's location and its namespaces are the product's (doctor reads the same file); the
+// authorizer below is the sandbox's own model of kube-apiserver's RBAC, so the two stay independent.
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { MANIFEST_NAMESPACES, RBAC_MANIFEST_PATH } from "@kots-backup/adapters/doctor/rbac";
 import { InputError } from "@kots-backup/core";
 import { parseAllDocuments } from "yaml";
 import { StatusError } from "./status.ts";
 
-export const defaultRbacPath = fileURLToPath(new URL("../../../../deploy/rbac.yaml", import.meta.url));
+export const defaultRbacPath = RBAC_MANIFEST_PATH;
 
 /** Who is calling, from the bearer token. */
 export interface Identity {
@@ -51,7 +53,11 @@ export class RbacPolicy {
 
   constructor(yamlText: string, mapping: NamespaceMapping) {
     const remap = (ns: string | undefined) =>
-      ns === "default" ? mapping.kotsadmNamespace : ns === "velero" ? mapping.veleroNamespace : ns;
+      ns === MANIFEST_NAMESPACES.kotsadm
+        ? mapping.kotsadmNamespace
+        : ns === MANIFEST_NAMESPACES.velero
+          ? mapping.veleroNamespace
+          : ns;
     try {
       this.documents = parseAllDocuments(yamlText)
         .map((doc) => doc.toJS() as RbacDocument | null)
