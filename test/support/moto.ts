@@ -5,7 +5,10 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
-export const MOTO_BIN = join(import.meta.dirname, "..", "..", ".peers", "venv", "bin", "moto_server");
+const VENV_BIN = join(import.meta.dirname, "..", "..", ".peers", "venv", "bin");
+export const MOTO_BIN = join(VENV_BIN, "moto_server");
+/** moto's server with atomic S3 conditional writes (see moto_server.py). */
+const MOTO_LAUNCHER = join(import.meta.dirname, "moto_server.py");
 
 export interface MotoServer {
   endpoint: string;
@@ -29,10 +32,14 @@ export async function freePort(): Promise<number> {
 
 export async function startMoto(): Promise<MotoServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn(MOTO_BIN, ["-H", "127.0.0.1", "-p", String(port)], {
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: "true" },
-  });
+  const child: ChildProcess = spawn(
+    join(VENV_BIN, "python"),
+    [MOTO_LAUNCHER, "-H", "127.0.0.1", "-p", String(port)],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: "true" },
+    },
+  );
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);

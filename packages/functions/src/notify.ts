@@ -7,7 +7,7 @@
 // deduplicates on the dedup key; Slack may show the line twice.
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { type Channel, DeliveryError, deliver } from "@kots-backup/adapters/alerts/index";
-import { alertChannels } from "@kots-backup/adapters/runtime/index";
+import { alertChannels } from "@kots-backup/adapters/runtime/alert-channels";
 import {
   DetailType,
   EnvironmentError,

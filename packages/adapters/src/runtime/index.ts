@@ -9,7 +9,7 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { EnvironmentError, InputError, type ObjectStore } from "@kots-backup/core";
 import type { Config } from "@kots-backup/core/config";
 import type { SlotClaimStore } from "@kots-backup/core/usecases/ports";
-import { type Channel, channelsFromConfig, eventBridgeChannel } from "../alerts/index.ts";
+import { type Channel, eventBridgeChannel } from "../alerts/index.ts";
 import { destinationStore } from "../export/stores.ts";
 import { KubeKotsCluster } from "../kube/cluster.ts";
 import { type ConnectionSource, connect, type KubeConnection } from "../kube/connection.ts";
@@ -17,9 +17,11 @@ import type { RetryPolicy } from "../retry.ts";
 import { resolveSecret } from "../secrets/resolve.ts";
 import { Secret } from "../secrets/secret.ts";
 import { StateStore, slotClaimStore } from "../state/state-store.ts";
+import { type AlertChannelOptions, alertChannels } from "./alert-channels.ts";
 import { rememberSecrets } from "./known-secrets.ts";
 
 export { forgetSecrets, redactKnown, redactValue, rememberSecrets } from "./known-secrets.ts";
+export { type AlertChannelOptions, alertChannels };
 
 export interface ClusterReachOptions {
   /** Environment for `env:` references (default `process.env`). */
@@ -182,28 +184,6 @@ export function kotsClusterOn(
     ...(options.log ? { log: options.log } : {}),
     ...(options.retry ? { retry: options.retry } : {}),
   });
-}
-
-export interface AlertChannelOptions {
-  env?: Record<string, string | undefined>;
-  sstResource?: Record<string, unknown>;
-  /** Channel kinds to leave out (notify does not send back to EventBridge). */
-  exclude?: ReadonlyArray<"eventBridge" | "sns" | "pagerDuty" | "slack" | "webhook">;
-}
-
-/** The configured alert channels, secrets resolved (and remembered for redaction). */
-export async function alertChannels(config: Config, options: AlertChannelOptions = {}): Promise<Channel[]> {
-  const env = options.env ?? process.env;
-  const fragment: Record<string, unknown> = { ...config.alerts };
-  for (const kind of options.exclude ?? []) delete fragment[kind];
-  const channels = await channelsFromConfig(fragment, {
-    secrets: {
-      env,
-      ...(options.sstResource ? { sstResource: options.sstResource } : {}),
-    },
-  });
-  for (const channel of channels) rememberSecrets(...(channel.secrets ?? []));
-  return channels;
 }
 
 /** A channel that puts every event on the given bus (the deployment's own event stream). */
