@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { StateStore, slotClaimStore } from "@kots-backup/adapters/state/state-store";
 import { MemoryStore } from "@kots-backup/adapters/store/memory";
-import { type RunBackupResult, runBackup } from "@kots-backup/core/usecases/index";
+import { CLAIM_LEASE_MS, type RunBackupResult, runBackup } from "@kots-backup/core/usecases/index";
 import { afterEach, describe, expect, it } from "vitest";
 import { describeWithMoto, motoEndpoint, motoS3, uniqueBucketName } from "../support/peers.ts";
 import { backupsIn, openTestCluster, type TestCluster } from "./support.ts";
@@ -64,6 +64,62 @@ describe("scheduled runs (state store on a MemoryStore)", () => {
     const result = await runBackup(scheduled(slot), { cluster: t.cluster, claims, emit: t.emit, now: t.now });
     expect(result).toMatchObject({ outcome: "deduplicated", name: (earlier as { name: string }).name });
     expect(t.sandbox.kotsadm.backupRequestCount()).toBe(1);
+  });
+
+  it("a retry after a run died between claiming the slot and asking kotsadm takes the claim over and starts one backup", async () => {
+    env = await openTestCluster();
+    const t = env;
+    const state = new StateStore(new MemoryStore());
+    const claims = slotClaimStore(state);
+    const slot = iso(t.now());
+    // The dead run's claim: no outcome, older than the lease.
+    await claims.claimSlot("nightly", slot, {
+      schedule: "nightly",
+      slot,
+      claimedAt: iso(new Date(t.now().getTime() - CLAIM_LEASE_MS - 1_000)),
+    });
+    const retry = await runBackup(scheduled(slot), { cluster: t.cluster, claims, emit: t.emit, now: t.now });
+    const again = await runBackup(scheduled(slot), { cluster: t.cluster, claims, emit: t.emit, now: t.now });
+    expect(retry).toMatchObject({ outcome: "started" });
+    expect(again).toMatchObject({ outcome: "deduplicated", name: (retry as { name: string }).name });
+    expect(t.sandbox.kotsadm.backupRequestCount()).toBe(1);
+    expect(await claims.getClaim("nightly", slot)).toMatchObject({ outcome: "started" });
+  });
+
+  it("a retry after a run died between asking kotsadm and recording it adopts that backup: no second request", async () => {
+    env = await openTestCluster();
+    const t = env;
+    const claims = slotClaimStore(new StateStore(new MemoryStore()));
+    const slot = iso(t.now());
+    await claims.claimSlot("nightly", slot, {
+      schedule: "nightly",
+      slot,
+      claimedAt: iso(new Date(t.now().getTime() - CLAIM_LEASE_MS - 1_000)),
+    });
+    await t.sandbox.clock.advance(1_000);
+    const dead = await runBackup(
+      { type: "full", trigger: "manual", wait: false },
+      { cluster: t.cluster, emit: () => {}, now: t.now },
+    );
+    const retry = await runBackup(scheduled(slot), { cluster: t.cluster, claims, emit: t.emit, now: t.now });
+    expect(retry).toMatchObject({ outcome: "deduplicated", name: (dead as { name: string }).name });
+    expect(t.sandbox.kotsadm.backupRequestCount()).toBe(1);
+  });
+
+  it("a claim younger than the lease, without an outcome, belongs to a live run: a duplicate starts nothing", async () => {
+    env = await openTestCluster();
+    const t = env;
+    const claims = slotClaimStore(new StateStore(new MemoryStore()));
+    const slot = iso(t.now());
+    await claims.claimSlot("nightly", slot, { schedule: "nightly", slot, claimedAt: iso(t.now()) });
+    const duplicate = await runBackup(scheduled(slot), {
+      cluster: t.cluster,
+      claims,
+      emit: t.emit,
+      now: t.now,
+    });
+    expect(duplicate).toMatchObject({ outcome: "claimed-elsewhere" });
+    expect(t.sandbox.kotsadm.backupRequestCount()).toBe(0);
   });
 
   it("skips, as kotsadm does, while a previous backup of the same kind is still in progress", async () => {

@@ -4,6 +4,7 @@
 //   state/silences/<schedule>.json       Silence: one maintenance window per schedule
 // Every body is JSON checked against a strict shape on read (unknown fields are refused too): corrupt
 // state is an EnvironmentError naming the key and how to recover, never silently replaced.
+import { isDeepStrictEqual } from "node:util";
 import type { ObjectStore } from "@kots-backup/core";
 import { EnvironmentError, InputError } from "@kots-backup/core";
 import { claimKey, claimsPrefix, STATE_ROOT, silenceKey } from "@kots-backup/core/export-layout";
@@ -151,6 +152,11 @@ export function slotClaimStore(state: StateStore): SlotClaimStore {
     },
     async getClaim(schedule, slotIso) {
       return (await state.readClaim(schedule, slotIso))?.value;
+    },
+    async takeOverClaim(stale, record) {
+      const current = await state.readClaim(stale.schedule, stale.slot);
+      if (!current || !isDeepStrictEqual(current.value, stale)) return false;
+      return (await state.updateClaim(record, current.etag)).written;
     },
     async updateClaim(record) {
       for (let attempt = 0; attempt < 5; attempt++) {

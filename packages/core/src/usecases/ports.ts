@@ -16,6 +16,11 @@ export interface SlotClaimStore {
   getClaim(schedule: string, slotIso: string): Promise<SlotClaim | undefined>;
   /** Records the outcome (and backup name) on a claim this caller won. */
   updateClaim(record: SlotClaim): Promise<void>;
+  /**
+   * Replaces `stale` (a claim whose run died before recording an outcome) with `record`, only if the
+   * stored claim is still exactly `stale`: of several runs taking over, one wins.
+   */
+  takeOverClaim(stale: SlotClaim, record: SlotClaim): Promise<boolean>;
   /** Every claim (for `ls`: which backups kots-backup started for which schedule). */
   listClaims(): Promise<SlotClaim[]>;
 }

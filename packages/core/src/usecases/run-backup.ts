@@ -202,9 +202,17 @@ export async function runBackup(input: RunBackupInput, deps: RunBackupDeps): Pro
   let claim: SlotClaim | undefined;
   if (scheduled && schedule && slot && deps.claims) {
     const record: SlotClaim = { schedule, slot, claimedAt: iso(now()) };
-    const won = await deps.claims.claimSlot(schedule, slot, record);
+    let won = await deps.claims.claimSlot(schedule, slot, record);
+    const existing = won ? undefined : await deps.claims.getClaim(schedule, slot);
+    if (existing && isAbandoned(existing, now())) {
+      // The run that claimed the slot died before asking kotsadm (or before recording that it did), or
+      // its request failed: a retry takes the claim over (one winner), and step 2 below adopts any
+      // backup requested in the slot, so kotsadm is still asked at most once per slot.
+      won = await deps.claims.takeOverClaim(existing, record);
+      if (won)
+        log("warn", "took over an abandoned slot claim", { schedule, slot, claimedAt: existing.claimedAt });
+    }
     if (!won) {
-      const existing = await deps.claims.getClaim(schedule, slot);
       log("info", "slot already claimed by another run; not starting a backup", {
         schedule,
         slot,
@@ -441,4 +449,16 @@ async function requestOnce(
       fix: "check the kotsadm pod (kubectl logs -l app=kotsadm) and the port-forward path",
     },
   );
+}
+
+/**
+ * How long a claim may stay without an outcome before another run may take it over. A live run records
+ * its outcome right after kotsadm answers (well within the scheduled function's 120 s timeout), so
+ * only a run that died leaves a claim this old without one.
+ */
+export const CLAIM_LEASE_MS = 3 * 60_000;
+
+function isAbandoned(claim: SlotClaim, now: Date): boolean {
+  if (claim.outcome === ClaimOutcome.error) return true;
+  return claim.outcome === undefined && now.getTime() - Date.parse(claim.claimedAt) > CLAIM_LEASE_MS;
 }
