@@ -5,7 +5,7 @@
 //     kopia/…, restic/…           file-system-backup repositories (full scope)
 //   manifests/<name>.json         written last, after every object verified
 //   config/<app>/<name>.tar.gz    KOTS config after an export; manual-<YYYYMMDDTHHMMSSZ>.tar.gz by hand
-//   state/claims|alerts|silences|mirror  kots-backup's own state
+//   state/claims|alerts|silences|mirror|exports|followed  kots-backup's own state
 // Anchor: velero pkg/persistence/object_store_layout.go and IsValid in object_store.go.
 import { z } from "zod";
 import { InputError } from "./errors.ts";
@@ -184,3 +184,9 @@ export function parseManifest(input: unknown): ExportManifest {
     },
   );
 }
+
+/** `state/exports/<backup>.json`: an export the Lambda started and the next reconcile run continues. */
+export const EXPORT_REQUESTS_PREFIX = `${STATE_ROOT}exports/`;
+
+/** `state/followed/<backup>.json`: a backup whose terminal event was emitted (so it is emitted once). */
+export const FOLLOWED_PREFIX = `${STATE_ROOT}followed/`;

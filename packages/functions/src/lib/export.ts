@@ -18,11 +18,10 @@ import {
 import type { Runtime } from "@kots-backup/adapters/runtime/index";
 import { NotFoundError, PreconditionFailedError } from "@kots-backup/adapters/store/errors";
 import { InputError, isKotsBackupError, type KotsBackupEvent, type ObjectStore } from "@kots-backup/core";
-import { STATE_ROOT } from "@kots-backup/core/export-layout";
+import { EXPORT_REQUESTS_PREFIX } from "@kots-backup/core/export-layout";
 import { readText, toJson } from "@kots-backup/core/usecases/stored-json";
 
 /** Where pending export requests live (one per backup). */
-export const EXPORT_REQUESTS_PREFIX = `${STATE_ROOT}exports/`;
 
 export interface ExportRequestRecord {
   backup: string;

@@ -8,11 +8,10 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { KubeKotsCluster } from "@kots-backup/adapters/kube/cluster";
 import { NotFoundError, PreconditionFailedError } from "@kots-backup/adapters/store/errors";
 import { DetailType, dedupKey, type KotsBackupEvent, type ObjectStore } from "@kots-backup/core";
-import { STATE_ROOT } from "@kots-backup/core/export-layout";
+import { FOLLOWED_PREFIX } from "@kots-backup/core/export-layout";
 import type { SlotClaim } from "@kots-backup/core/state";
 import { FAILED_PHASES, isTerminalPhase, phaseOf, type VeleroBackup } from "@kots-backup/core/velero";
 
-export const FOLLOWED_PREFIX = `${STATE_ROOT}followed/`;
 /** Claims older than this are not followed (their events are long due or were emitted). */
 export const FOLLOW_WINDOW_MS = 3 * 86_400_000;
 /** A marker without `emittedAt` older than this belongs to a run that died: taken over. */
