@@ -3,7 +3,7 @@
 // The manifest's location and its namespaces are the product's (doctor reads the same file); the
 // authorizer below is the sandbox's own model of kube-apiserver's RBAC, so the two stay independent.
 import { readFileSync } from "node:fs";
-import { MANIFEST_NAMESPACES, RBAC_MANIFEST_PATH } from "@kots-backup/adapters/doctor/rbac";
+import { MANIFEST_NAMESPACES, type Permission, RBAC_MANIFEST_PATH } from "@kots-backup/adapters/doctor/rbac";
 import { InputError } from "@kots-backup/core";
 import { parseAllDocuments } from "yaml";
 import { StatusError } from "./status.ts";
@@ -17,15 +17,9 @@ export interface Identity {
   admin: boolean;
 }
 
-export interface RequestAttributes {
-  verb: string;
-  group: string;
-  resource: string;
-  subresource?: string;
-  name?: string;
-  /** Undefined for cluster-scoped requests and cluster-wide lists. */
-  namespace?: string;
-}
+/** What a request asks to do: the product's Permission shape, without the role it was granted by.
+ * (`namespace` undefined: cluster-scoped requests and cluster-wide lists.) */
+export type RequestAttributes = Omit<Permission, "role">;
 
 interface PolicyRule {
   apiGroups?: string[];
