@@ -1,6 +1,6 @@
 // How the CLI speaks: results on stdout (one JSON document with --json), logs and progress on stderr.
 import { inspect } from "node:util";
-import { ExitCode, isKotsBackupError, type KotsBackupError } from "@kots-backup/core";
+import { ExitCode, isKotsBackupError, type KotsBackupError } from "@kots-backup/core/errors";
 
 export interface Output {
   readonly json: boolean;

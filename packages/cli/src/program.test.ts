@@ -7,6 +7,18 @@ import { main } from "./program.ts";
 
 const repoRoot = join(import.meta.dirname, "..", "..", "..");
 
+// Runs `kots-backup <argv>` in a fresh Node and lists every module it loaded (commands/index.ts's promise).
+const listLoads = `
+import { registerHooks } from "node:module";
+const loaded = [];
+registerHooks({ load: (url, context, next) => (loaded.push(url), next(url, context)) });
+await import("./commands/index.ts");
+const { main } = await import("./program.ts");
+const sink = { write: () => true };
+await main(process.argv.slice(1), { stdout: sink, stderr: sink });
+process.stdout.write(JSON.stringify(loaded));
+`;
+
 function streams() {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -29,6 +41,24 @@ describe("kots-backup CLI", () => {
     expect(JSON.parse(io.stdout())).toEqual({
       error: { code: "usage", message: "unknown option '--no-such-flag'", fix: "see `kots-backup --help`" },
     });
+  });
+
+  it("loads no command implementation for --help, <cmd> --help or no arguments", async () => {
+    for (const argv of [["--help"], ["ls", "--help"], ["export", "--help"], []]) {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["--input-type=module", "-e", listLoads, "--", ...argv],
+        { cwd: import.meta.dirname },
+      );
+      const loaded = (JSON.parse(stdout) as string[]).filter((url) => !url.startsWith("node:"));
+      const project = loaded.filter((url) => !url.includes("/node_modules/commander/"));
+      expect(project.map((url) => url.replace(/^.*\/packages\//, ""))).toEqual([
+        "cli/src/commands/index.ts",
+        "cli/src/program.ts",
+        "core/src/errors.ts",
+        "cli/src/output.ts",
+      ]);
+    }
   });
 
   it("runs as `npx kots-backup --help` from the repo root", async () => {

@@ -1,6 +1,8 @@
 // The `kots-backup` command line: global options, command registration, exit codes (contract.md §2).
 
-import { ExitCode, InputError } from "@kots-backup/core";
+// core/errors, not the core index: the index pulls in zod, croner and the config schema (~250 ms),
+// and this module is on the path of every `--help`.
+import { ExitCode, InputError } from "@kots-backup/core/errors";
 import { Command, CommanderError } from "commander";
 import { createOutput, type Output, reportError, type Streams } from "./output.ts";
 
@@ -30,7 +32,7 @@ export type RunAction = <A extends unknown[]>(
 
 const commandRegistrars: CommandRegistrar[] = [];
 
-/** Commands add themselves here (see commands/index.ts). */
+/** Commands add themselves here (see commands/index.ts: definitions only; implementations load lazily). */
 export function registerCommand(registrar: CommandRegistrar): void {
   commandRegistrars.push(registrar);
 }

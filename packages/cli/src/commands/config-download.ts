@@ -7,36 +7,25 @@ import { destinationStore } from "@kots-backup/adapters/export/stores";
 import { ExitCode } from "@kots-backup/core";
 import { parseConfig } from "@kots-backup/core/config";
 import { openCluster } from "../context.ts";
-import { registerCommand } from "../program.ts";
+import type { CommandAction } from "../program.ts";
 
-registerCommand((program, run) => {
-  program
-    .command("config-download")
-    .description(
-      "Save an app's KOTS config archive (as `kubectl kots download`; passwords stay encrypted) under\n" +
-        "export.destination at config/<app>/manual-<YYYYMMDDTHHMMSSZ>.tar.gz.",
-    )
-    .requiredOption("--app <slug>", "the app's slug (kubectl kots get apps)")
-    .action(
-      run(async ({ globals, out }, flags: { app: string }) => {
-        const { config: loaded, cluster } = await openCluster(globals, {
-          warn: (message) => out.log("warn", message),
-          log: (message, fields) => out.log("info", message, fields),
-        });
-        const config = loaded ?? parseConfig({});
-        try {
-          const destination = await destinationStore(config.export);
-          const kotsadm = await cluster.kotsadm();
-          const saved = await saveManualKotsConfig(destination, flags.app, (app) => kotsadm.download(app));
-          out.result(
-            { ...saved, destination: destination.location },
-            (s) =>
-              `Saved the KOTS config of ${s.app} to ${s.destination} at ${s.key} (${s.bytes} bytes, SHA-256 ${s.sha256}).`,
-          );
-          return ExitCode.ok;
-        } finally {
-          await cluster.close();
-        }
-      }),
+export const configDownloadCommand: CommandAction<[{ app: string }]> = async ({ globals, out }, flags) => {
+  const { config: loaded, cluster } = await openCluster(globals, {
+    warn: (message) => out.log("warn", message),
+    log: (message, fields) => out.log("info", message, fields),
+  });
+  const config = loaded ?? parseConfig({});
+  try {
+    const destination = await destinationStore(config.export);
+    const kotsadm = await cluster.kotsadm();
+    const saved = await saveManualKotsConfig(destination, flags.app, (app) => kotsadm.download(app));
+    out.result(
+      { ...saved, destination: destination.location },
+      (s) =>
+        `Saved the KOTS config of ${s.app} to ${s.destination} at ${s.key} (${s.bytes} bytes, SHA-256 ${s.sha256}).`,
     );
-});
+    return ExitCode.ok;
+  } finally {
+    await cluster.close();
+  }
+};

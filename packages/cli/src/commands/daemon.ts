@@ -7,12 +7,11 @@ import { resolveSecret } from "@kots-backup/adapters/secrets/resolve";
 import { ExitCode, InputError } from "@kots-backup/core";
 import { secondsCronSlots } from "@kots-backup/core/daemon-plan";
 import { parseDuration } from "@kots-backup/core/duration";
-import { Option } from "commander";
 import { type LoadedConfig, loadConfig, openCluster } from "../context.ts";
 import { Daemon, type DaemonSummary } from "../daemon/daemon.ts";
-import { registerCommand } from "../program.ts";
+import type { CommandAction } from "../program.ts";
 
-interface DaemonFlags {
+export interface DaemonFlags {
   metricsPort?: string;
   metricsHost?: string;
   shutdownTimeout: string;
@@ -41,89 +40,68 @@ export function renderSummary(summary: DaemonSummary & { stoppedBy: string }): s
   );
 }
 
-registerCommand((program, run) => {
-  program
-    .command("daemon")
-    .description(
-      "Run the configured schedules, follow backups, export finished ones, verify and alert, until stopped\n" +
-        "(SIGTERM/SIGINT: graceful). State lives in the export destination, so a restart loses nothing and never\n" +
-        "repeats a slot. Heartbeat ping after each verify run (daemon.heartbeatUrl); Prometheus /metrics\n" +
-        "(daemon.metricsPort or --metrics-port).",
-    )
-    .option(
-      "--metrics-port <port>",
-      "serve /metrics and /healthz on this port (overrides daemon.metricsPort)",
-    )
-    .option("--metrics-host <host>", "address to bind the metrics server to (default: all interfaces)")
-    .option("--shutdown-timeout <duration>", "how long to wait for work in flight when stopping", "20s")
-    .addOption(new Option("--internal-seconds-cron <cron6>").hideHelp())
-    .addOption(new Option("--internal-tick <duration>").hideHelp())
-    .action(
-      run(async ({ globals, out }, flags: DaemonFlags) => {
-        const loaded = loadConfig(globals, { required: true }) as LoadedConfig;
-        const { config } = loaded;
-        const shutdownTimeoutMs = parseDuration(flags.shutdownTimeout, "--shutdown-timeout");
-        const slotSource = flags.internalSecondsCron
-          ? (() => {
-              const slots = secondsCronSlots(flags.internalSecondsCron);
-              return () => slots;
-            })()
-          : undefined;
-        const metricsPort =
-          flags.metricsPort !== undefined ? port(flags.metricsPort) : config.daemon.metricsPort;
-        const destination = await destinationStore(config.export);
-        const channels = await channelsFromConfig(config.alerts);
-        const heartbeatUrl = config.daemon.heartbeatUrl
-          ? await resolveSecret(config.daemon.heartbeatUrl, { field: "daemon.heartbeatUrl" })
-          : undefined;
-        const { cluster } = await openCluster(globals, {
-          warn: (message) => out.log("warn", message),
-          log: (message, fields) => out.log("info", message, fields),
-        });
+export const daemonCommand: CommandAction<[DaemonFlags]> = async ({ globals, out }, flags) => {
+  const loaded = loadConfig(globals, { required: true }) as LoadedConfig;
+  const { config } = loaded;
+  const shutdownTimeoutMs = parseDuration(flags.shutdownTimeout, "--shutdown-timeout");
+  const slotSource = flags.internalSecondsCron
+    ? (() => {
+        const slots = secondsCronSlots(flags.internalSecondsCron);
+        return () => slots;
+      })()
+    : undefined;
+  const metricsPort = flags.metricsPort !== undefined ? port(flags.metricsPort) : config.daemon.metricsPort;
+  const destination = await destinationStore(config.export);
+  const channels = await channelsFromConfig(config.alerts);
+  const heartbeatUrl = config.daemon.heartbeatUrl
+    ? await resolveSecret(config.daemon.heartbeatUrl, { field: "daemon.heartbeatUrl" })
+    : undefined;
+  const { cluster } = await openCluster(globals, {
+    warn: (message) => out.log("warn", message),
+    log: (message, fields) => out.log("info", message, fields),
+  });
 
-        const controller = new AbortController();
-        let stoppedBy = "";
-        const stop = (signal: NodeJS.Signals) => {
-          if (controller.signal.aborted) return;
-          stoppedBy = signal;
-          out.log("info", `${signal} received: stopping (no new work; waiting for work in flight)`);
-          controller.abort();
-        };
-        process.on("SIGTERM", stop);
-        process.on("SIGINT", stop);
-        let summary: DaemonSummary;
-        try {
-          const daemon = new Daemon({
-            config,
-            cluster,
-            destination,
-            channels,
-            log: (level, message, fields) => out.log(level, message, fields),
-            shutdownTimeoutMs,
-            ...(heartbeatUrl ? { heartbeatUrl } : {}),
-            ...(metricsPort !== undefined ? { metricsPort } : {}),
-            ...(flags.metricsHost ? { metricsHost: flags.metricsHost } : {}),
-            ...(slotSource ? { slotSource } : {}),
-            ...(flags.internalTick ? { tickMs: parseDuration(flags.internalTick, "--internal-tick") } : {}),
-            ...(flags.internalSecondsCron ? { followIntervalMs: 1_000 } : {}),
-          });
-          if (slotSource)
-            out.log(
-              "warn",
-              `INTERNAL: every schedule fires on "${flags.internalSecondsCron}" (seconds-level, demo/tests only)`,
-            );
-          summary = await daemon.run(controller.signal);
-        } finally {
-          process.off("SIGTERM", stop);
-          process.off("SIGINT", stop);
-        }
-        const result = { stoppedBy, ...summary };
-        out.result(result, renderSummary);
-        if (summary.abandoned > 0 && process.argv[1] && /(bin\.ts|kots-backup)$/.test(process.argv[1])) {
-          // Work in flight outlived the shutdown timeout: do not let its sockets hold the process.
-          setTimeout(() => process.exit(ExitCode.ok), 1_000).unref();
-        }
-        return ExitCode.ok;
-      }),
-    );
-});
+  const controller = new AbortController();
+  let stoppedBy = "";
+  const stop = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) return;
+    stoppedBy = signal;
+    out.log("info", `${signal} received: stopping (no new work; waiting for work in flight)`);
+    controller.abort();
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  let summary: DaemonSummary;
+  try {
+    const daemon = new Daemon({
+      config,
+      cluster,
+      destination,
+      channels,
+      log: (level, message, fields) => out.log(level, message, fields),
+      shutdownTimeoutMs,
+      ...(heartbeatUrl ? { heartbeatUrl } : {}),
+      ...(metricsPort !== undefined ? { metricsPort } : {}),
+      ...(flags.metricsHost ? { metricsHost: flags.metricsHost } : {}),
+      ...(slotSource ? { slotSource } : {}),
+      ...(flags.internalTick ? { tickMs: parseDuration(flags.internalTick, "--internal-tick") } : {}),
+      ...(flags.internalSecondsCron ? { followIntervalMs: 1_000 } : {}),
+    });
+    if (slotSource)
+      out.log(
+        "warn",
+        `INTERNAL: every schedule fires on "${flags.internalSecondsCron}" (seconds-level, demo/tests only)`,
+      );
+    summary = await daemon.run(controller.signal);
+  } finally {
+    process.off("SIGTERM", stop);
+    process.off("SIGINT", stop);
+  }
+  const result = { stoppedBy, ...summary };
+  out.result(result, renderSummary);
+  if (summary.abandoned > 0 && process.argv[1] && /(bin\.ts|kots-backup)$/.test(process.argv[1])) {
+    // Work in flight outlived the shutdown timeout: do not let its sockets hold the process.
+    setTimeout(() => process.exit(ExitCode.ok), 1_000).unref();
+  }
+  return ExitCode.ok;
+};

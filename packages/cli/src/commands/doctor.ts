@@ -12,7 +12,7 @@ import { S3Store } from "@kots-backup/adapters/store/s3";
 import { ExitCode, isKotsBackupError } from "@kots-backup/core";
 import { loadConfig, openConnection } from "../context.ts";
 import type { Output } from "../output.ts";
-import { type GlobalOptions, registerCommand } from "../program.ts";
+import type { CommandAction, GlobalOptions } from "../program.ts";
 
 export function renderDoctor(report: DoctorReport): string {
   const lines: string[] = [];
@@ -83,19 +83,8 @@ export async function runDoctor(globals: GlobalOptions, out: Output): Promise<Do
   return { checks };
 }
 
-registerCommand((program, run) => {
-  program
-    .command("doctor")
-    .description(
-      "Check everything kots-backup depends on, one line per check with the fix: kubeconfig and TLS, the API,\n" +
-        "kotsadm and its auth string, Velero and its default BSL, each Kubernetes permission of deploy/rbac.yaml,\n" +
-        "the export destination's settings, and the alert channels (dry run). Exit 1 when any check fails.",
-    )
-    .action(
-      run(async ({ globals, out }) => {
-        const report = await runDoctor(globals, out);
-        out.result(report, renderDoctor);
-        return doctorFailed(report) ? ExitCode.problem : ExitCode.ok;
-      }),
-    );
-});
+export const doctorCommand: CommandAction<[]> = async ({ globals, out }) => {
+  const report = await runDoctor(globals, out);
+  out.result(report, renderDoctor);
+  return doctorFailed(report) ? ExitCode.problem : ExitCode.ok;
+};

@@ -14,10 +14,9 @@ import { ExitCode, InputError, isKotsBackupError, type KotsBackupEvent } from "@
 import type { Config } from "@kots-backup/core/config";
 import { parseConfig } from "@kots-backup/core/config";
 import cliProgress from "cli-progress";
-import { Option } from "commander";
 import { openCluster } from "../context.ts";
 import type { Output } from "../output.ts";
-import { registerCommand } from "../program.ts";
+import type { CommandAction } from "../program.ts";
 
 export function renderExport(result: ExportResult): string {
   const lines = [
@@ -112,83 +111,69 @@ export function logEvent(out: Output): (event: KotsBackupEvent) => void {
     );
 }
 
-registerCommand((program, run) => {
-  program
-    .command("export")
-    .description(
-      "Copy a finished backup off the cluster to export.destination, verify every object, then write its manifest.\n" +
-        "Scope full (the BSL's objects + the kopia/restic repositories; needs export.bsl) or manifests (DownloadRequests;\n" +
-        "no volume data). Exit 1 when the export did not verify.",
-    )
-    .argument("[backup]", "the backup's name (kots-backup ls)")
-    .option("--latest", "export the newest Completed backup")
-    .addOption(new Option("--scope <scope>", "what to copy").choices(["auto", "full", "manifests"]))
-    .option(
-      "--include-partially-failed",
-      "also export a PartiallyFailed backup (KOTS restores only Completed ones)",
-    )
-    .action(
-      run(
-        async (
-          { globals, out },
-          backupName: string | undefined,
-          flags: { latest?: boolean; scope?: ExportScopeChoice; includePartiallyFailed?: boolean },
-        ) => {
-          if (backupName === undefined && !flags.latest) {
-            throw new InputError("usage", "name the backup to export, or pass --latest", {
-              field: "<backup>",
-              fix: "see `kots-backup ls`",
-            });
-          }
-          const { config: loaded, cluster } = await openCluster(globals, {
-            warn: (message) => out.log("warn", message),
-            log: (message, fields) => out.log("info", message, fields),
-          });
-          const config: Config = loaded ?? parseConfig({});
-          const bar = progressBar(out);
-          try {
-            const destination = await destinationStore(config.export);
-            const scope = flags.scope ?? config.export.scope;
-            const deps = await clusterExportDeps({
-              config: config.export,
-              cluster,
-              destination,
-              scope,
-              emit: logEvent(out),
-              log: (level, message, fields) => out.log(level, message, fields),
-              progress: bar.update,
-            });
-            const result = await exportBackup(
-              {
-                ...(backupName !== undefined ? { backup: backupName } : {}),
-                ...(flags.latest ? { latest: true } : {}),
-                scope,
-                includePartiallyFailed: flags.includePartiallyFailed ?? config.export.includePartiallyFailed,
-                keepLast: config.export.keepLast,
-                ...(config.export.configApps ? { configApps: config.export.configApps } : {}),
-              },
-              deps,
-            ).catch((error: unknown) => {
-              if (!isKotsBackupError(error) || error.exitCode !== ExitCode.problem) throw error;
-              bar.stop();
-              // Exit 1 still prints a result: the export ran and did not verify; no manifest was written.
-              const failed = unverifiedExport(backupName, destination, error);
-              out.result(
-                failed,
-                (f) =>
-                  `Export of ${f.backup} did NOT verify: ${f.error.message}\n  no manifest was written; re-run the export.`,
-              );
-              return undefined;
-            });
-            bar.stop();
-            if (!result) return ExitCode.problem;
-            out.result(result, renderExport);
-            return ExitCode.ok;
-          } finally {
-            bar.stop();
-            await cluster.close();
-          }
-        },
-      ),
-    );
-});
+export interface ExportFlags {
+  latest?: boolean;
+  scope?: ExportScopeChoice;
+  includePartiallyFailed?: boolean;
+}
+
+export const exportCommand: CommandAction<[string | undefined, ExportFlags]> = async (
+  { globals, out },
+  backupName,
+  flags,
+) => {
+  if (backupName === undefined && !flags.latest) {
+    throw new InputError("usage", "name the backup to export, or pass --latest", {
+      field: "<backup>",
+      fix: "see `kots-backup ls`",
+    });
+  }
+  const { config: loaded, cluster } = await openCluster(globals, {
+    warn: (message) => out.log("warn", message),
+    log: (message, fields) => out.log("info", message, fields),
+  });
+  const config: Config = loaded ?? parseConfig({});
+  const bar = progressBar(out);
+  try {
+    const destination = await destinationStore(config.export);
+    const scope = flags.scope ?? config.export.scope;
+    const deps = await clusterExportDeps({
+      config: config.export,
+      cluster,
+      destination,
+      scope,
+      emit: logEvent(out),
+      log: (level, message, fields) => out.log(level, message, fields),
+      progress: bar.update,
+    });
+    const result = await exportBackup(
+      {
+        ...(backupName !== undefined ? { backup: backupName } : {}),
+        ...(flags.latest ? { latest: true } : {}),
+        scope,
+        includePartiallyFailed: flags.includePartiallyFailed ?? config.export.includePartiallyFailed,
+        keepLast: config.export.keepLast,
+        ...(config.export.configApps ? { configApps: config.export.configApps } : {}),
+      },
+      deps,
+    ).catch((error: unknown) => {
+      if (!isKotsBackupError(error) || error.exitCode !== ExitCode.problem) throw error;
+      bar.stop();
+      // Exit 1 still prints a result: the export ran and did not verify; no manifest was written.
+      const failed = unverifiedExport(backupName, destination, error);
+      out.result(
+        failed,
+        (f) =>
+          `Export of ${f.backup} did NOT verify: ${f.error.message}\n  no manifest was written; re-run the export.`,
+      );
+      return undefined;
+    });
+    bar.stop();
+    if (!result) return ExitCode.problem;
+    out.result(result, renderExport);
+    return ExitCode.ok;
+  } finally {
+    bar.stop();
+    await cluster.close();
+  }
+};

@@ -4,7 +4,11 @@ import { ExitCode } from "@kots-backup/core";
 import type { BackupSummary } from "@kots-backup/core/backups";
 import { listBackups } from "@kots-backup/core/usecases/index";
 import { openClaims, openCluster } from "../context.ts";
-import { registerCommand } from "../program.ts";
+import type { CommandAction } from "../program.ts";
+
+export interface LsFlags {
+  app?: string;
+}
 
 const daysUntil = (iso: string | undefined, now: number) => {
   if (!iso) return "";
@@ -52,35 +56,24 @@ export function renderBackupTable(rows: readonly BackupSummary[], now: number = 
   return [format(header), ...lines.map(format)].join("\n");
 }
 
-registerCommand((program, run) => {
-  program
-    .command("ls")
-    .description(
-      "List KOTS backups, newest first: what `kubectl kots get backups` lists (improved-DR pairs as one entry),\n" +
-        "plus app (partial) backups of this kotsadm's apps.",
-    )
-    .option("--app <slug>", "only this app's (partial) backups")
-    .action(
-      run(async ({ globals, out }, flags: { app?: string }) => {
-        const { cluster, config } = await openCluster(globals, {
-          warn: (message) => out.log("warn", message),
-          log: (message, fields) => out.log("info", message, fields),
-        });
-        try {
-          const claims = await openClaims(config);
-          const rows = await listBackups(
-            { ...(flags.app !== undefined ? { app: flags.app } : {}), appField: "--app" },
-            {
-              cluster,
-              ...(claims ? { claims } : {}),
-              log: (level, message, fields) => out.log(level, message, fields),
-            },
-          );
-          out.result(rows, (value) => renderBackupTable(value));
-          return ExitCode.ok;
-        } finally {
-          await cluster.close();
-        }
-      }),
+export const lsCommand: CommandAction<[LsFlags]> = async ({ globals, out }, flags) => {
+  const { cluster, config } = await openCluster(globals, {
+    warn: (message) => out.log("warn", message),
+    log: (message, fields) => out.log("info", message, fields),
+  });
+  try {
+    const claims = await openClaims(config);
+    const rows = await listBackups(
+      { ...(flags.app !== undefined ? { app: flags.app } : {}), appField: "--app" },
+      {
+        cluster,
+        ...(claims ? { claims } : {}),
+        log: (level, message, fields) => out.log(level, message, fields),
+      },
     );
-});
+    out.result(rows, (value) => renderBackupTable(value));
+    return ExitCode.ok;
+  } finally {
+    await cluster.close();
+  }
+};

@@ -8,7 +8,12 @@ import { ExitCode, InputError } from "@kots-backup/core";
 import type { Config } from "@kots-backup/core/config";
 import { parseDuration } from "@kots-backup/core/duration";
 import { type LoadedConfig, loadConfig } from "../context.ts";
-import { registerCommand } from "../program.ts";
+import type { CommandAction } from "../program.ts";
+
+export interface SilenceFlags {
+  for: string;
+  reason?: string;
+}
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
@@ -25,64 +30,45 @@ export function checkScheduleName(config: Config, name: string): void {
   });
 }
 
-registerCommand((program, run) => {
-  program
-    .command("silence")
-    .description(
-      "Silence a schedule's check for a maintenance window: still evaluated and shown, but nobody is paged.",
-    )
-    .argument("<schedule>", "the schedule's name, as in the config")
-    .requiredOption("--for <duration>", "how long, e.g. 30m, 2h, 1d")
-    .option("--reason <text>", "why (shown in status and kept in the state)")
-    .action(
-      run(async ({ globals, out }, name: string, flags: { for: string; reason?: string }) => {
-        const { config } = loadConfig(globals, { required: true }) as LoadedConfig;
-        checkScheduleName(config, name);
-        const duration = parseDuration(flags.for, "--for");
-        if (!(duration > 0)) {
-          throw new InputError("invalid-duration", "--for: must be longer than 0", {
-            field: "--for",
-            fix: "e.g. --for 2h",
-          });
-        }
-        const now = Date.now();
-        const silence = {
-          schedule: name,
-          until: iso(now + duration),
-          ...(flags.reason ? { reason: flags.reason } : {}),
-          createdAt: iso(now),
-        };
-        await new StateStore(await destinationStore(config.export)).setSilence(silence);
-        out.result(
-          silence,
-          (s) => `${s.schedule} silenced until ${s.until}${s.reason ? ` (${s.reason})` : ""}`,
-        );
-        return ExitCode.ok;
-      }),
-    );
+export const silenceCommand: CommandAction<[string, SilenceFlags]> = async (
+  { globals, out },
+  name,
+  flags,
+) => {
+  const { config } = loadConfig(globals, { required: true }) as LoadedConfig;
+  checkScheduleName(config, name);
+  const duration = parseDuration(flags.for, "--for");
+  if (!(duration > 0)) {
+    throw new InputError("invalid-duration", "--for: must be longer than 0", {
+      field: "--for",
+      fix: "e.g. --for 2h",
+    });
+  }
+  const now = Date.now();
+  const silence = {
+    schedule: name,
+    until: iso(now + duration),
+    ...(flags.reason ? { reason: flags.reason } : {}),
+    createdAt: iso(now),
+  };
+  await new StateStore(await destinationStore(config.export)).setSilence(silence);
+  out.result(silence, (s) => `${s.schedule} silenced until ${s.until}${s.reason ? ` (${s.reason})` : ""}`);
+  return ExitCode.ok;
+};
 
-  program
-    .command("unsilence")
-    .description(
-      "End a schedule's silence now; if its check is down and was never announced, the next verify pages.",
-    )
-    .argument("<schedule>", "the schedule's name, as in the config")
-    .action(
-      run(async ({ globals, out }, name: string) => {
-        const { config } = loadConfig(globals, { required: true }) as LoadedConfig;
-        checkScheduleName(config, name);
-        const state = new StateStore(await destinationStore(config.export));
-        const previous = await state.readSilence(name);
-        if (previous) await state.clearSilence(name);
-        const result = {
-          schedule: name,
-          silenced: false,
-          ...(previous ? { previousUntil: previous.until } : {}),
-        };
-        out.result(result, (r) =>
-          previous ? `${r.schedule} is no longer silenced` : `${r.schedule} was not silenced`,
-        );
-        return ExitCode.ok;
-      }),
-    );
-});
+export const unsilenceCommand: CommandAction<[string]> = async ({ globals, out }, name) => {
+  const { config } = loadConfig(globals, { required: true }) as LoadedConfig;
+  checkScheduleName(config, name);
+  const state = new StateStore(await destinationStore(config.export));
+  const previous = await state.readSilence(name);
+  if (previous) await state.clearSilence(name);
+  const result = {
+    schedule: name,
+    silenced: false,
+    ...(previous ? { previousUntil: previous.until } : {}),
+  };
+  out.result(result, (r) =>
+    previous ? `${r.schedule} is no longer silenced` : `${r.schedule} was not silenced`,
+  );
+  return ExitCode.ok;
+};

@@ -8,60 +8,48 @@ import { parseDuration } from "@kots-backup/core/duration";
 import { renderStatusPage, statusPageModel } from "@kots-backup/core/status-page";
 import { evaluateFacts, gatherFacts, verifyExitCode } from "@kots-backup/core/usecases/verify";
 import { type CheckRecord, checkRecordStore } from "@kots-backup/core/usecases/verify-state";
-import { registerCommand } from "../program.ts";
+import type { CommandAction } from "../program.ts";
 import { openVerifyEnvironment, renderReport } from "./verify.ts";
 
-interface StatusFlags {
+export interface StatusFlags {
   html?: string;
   window: string;
 }
 
-registerCommand((program, run) => {
-  program
-    .command("status")
-    .description(
-      "Show every schedule's state, last good restore point and recent backups and exports, without paging.\n" +
-        "With --html <file>, write a self-contained page with a timeline per schedule.",
-    )
-    .option("--html <file>", "also write the status page (one self-contained HTML file) here")
-    .option("--window <duration>", "how far back the timeline goes", "7d")
-    .action(
-      run(async ({ globals, out }, flags: StatusFlags) => {
-        const windowMs = parseDuration(flags.window, "--window");
-        const env = await openVerifyEnvironment(globals, out);
-        try {
-          const { config } = env.loaded;
-          const now = new Date();
-          const facts = await gatherFacts(env.sources, now, { readAllManifests: true });
-          const records = checkRecordStore(env.destination);
-          const known = new Map<string, CheckRecord | undefined>();
-          for (const s of config.schedules) known.set(s.name, (await records.read(s.name))?.value);
-          const { report } = evaluateFacts(facts, config.schedules, known);
-          if (flags.html) {
-            const path = resolve(flags.html);
-            const model = statusPageModel(facts, config.schedules, report.checks, {
-              windowMs,
-              destination: env.destination.location,
-            });
-            try {
-              writeFileSync(path, renderStatusPage(model));
-            } catch (error) {
-              throw new EnvironmentError(
-                "status-page-unwritable",
-                `--html: cannot write ${path} (${(error as NodeJS.ErrnoException).code})`,
-                {
-                  field: "--html",
-                  fix: "choose a path in a folder you can write to",
-                },
-              );
-            }
-            out.log("info", `status page written to ${path}`);
-          }
-          out.result(report, renderReport);
-          return verifyExitCode(report) === 1 ? ExitCode.problem : ExitCode.ok;
-        } finally {
-          await env.close();
-        }
-      }),
-    );
-});
+export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out }, flags) => {
+  const windowMs = parseDuration(flags.window, "--window");
+  const env = await openVerifyEnvironment(globals, out);
+  try {
+    const { config } = env.loaded;
+    const now = new Date();
+    const facts = await gatherFacts(env.sources, now, { readAllManifests: true });
+    const records = checkRecordStore(env.destination);
+    const known = new Map<string, CheckRecord | undefined>();
+    for (const s of config.schedules) known.set(s.name, (await records.read(s.name))?.value);
+    const { report } = evaluateFacts(facts, config.schedules, known);
+    if (flags.html) {
+      const path = resolve(flags.html);
+      const model = statusPageModel(facts, config.schedules, report.checks, {
+        windowMs,
+        destination: env.destination.location,
+      });
+      try {
+        writeFileSync(path, renderStatusPage(model));
+      } catch (error) {
+        throw new EnvironmentError(
+          "status-page-unwritable",
+          `--html: cannot write ${path} (${(error as NodeJS.ErrnoException).code})`,
+          {
+            field: "--html",
+            fix: "choose a path in a folder you can write to",
+          },
+        );
+      }
+      out.log("info", `status page written to ${path}`);
+    }
+    out.result(report, renderReport);
+    return verifyExitCode(report) === 1 ? ExitCode.problem : ExitCode.ok;
+  } finally {
+    await env.close();
+  }
+};

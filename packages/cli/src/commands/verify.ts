@@ -13,7 +13,7 @@ import {
 import { checkRecordStore } from "@kots-backup/core/usecases/verify-state";
 import { type LoadedConfig, loadConfig, openCluster } from "../context.ts";
 import type { Output } from "../output.ts";
-import { type GlobalOptions, registerCommand } from "../program.ts";
+import type { CommandAction, GlobalOptions } from "../program.ts";
 
 /** A cluster that could not even be opened: every read reports the same environment problem. */
 function unreachableCluster(name: string, namespace: string, error: unknown): VerifySources["cluster"] {
@@ -108,37 +108,27 @@ export function renderReport(report: VerifyReport): string {
   return `${renderChecks(report.checks)}\nchecked at ${report.checkedAt}`;
 }
 
-registerCommand((program, run) => {
-  program
-    .command("verify")
-    .description(
-      "Check every schedule's freshness (missed, failed, stuck, export missing/invalid, BSL, cluster) and page\n" +
-        "on-call once per incident (Check Down / Check Up). Exit 1 when any check is down.",
-    )
-    .action(
-      run(async ({ globals, out }) => {
-        const env = await openVerifyEnvironment(globals, out);
-        try {
-          const { config } = env.loaded;
-          const channels = await channelsFromConfig(config.alerts);
-          const result = await runVerify(config.schedules, {
-            ...env.sources,
-            records: checkRecordStore(env.destination),
-            deliver: deliverPort(channels, out),
-            channels: channels.map((c) => c.name),
-            now: new Date(),
-            logError: (message, fields) => out.log("error", message, fields),
-          });
-          for (const t of result.transitions) {
-            for (const event of t.events)
-              out.log("info", `${event.detailType}: ${t.schedule}`, { reasons: event.detail.reasons });
-            if (t.suppressed) out.log("info", `${t.schedule} is down but silenced: nobody was paged`);
-          }
-          out.result(result.report, renderReport);
-          return verifyExitCode(result.report) === 1 ? ExitCode.problem : ExitCode.ok;
-        } finally {
-          await env.close();
-        }
-      }),
-    );
-});
+export const verifyCommand: CommandAction<[]> = async ({ globals, out }) => {
+  const env = await openVerifyEnvironment(globals, out);
+  try {
+    const { config } = env.loaded;
+    const channels = await channelsFromConfig(config.alerts);
+    const result = await runVerify(config.schedules, {
+      ...env.sources,
+      records: checkRecordStore(env.destination),
+      deliver: deliverPort(channels, out),
+      channels: channels.map((c) => c.name),
+      now: new Date(),
+      logError: (message, fields) => out.log("error", message, fields),
+    });
+    for (const t of result.transitions) {
+      for (const event of t.events)
+        out.log("info", `${event.detailType}: ${t.schedule}`, { reasons: event.detail.reasons });
+      if (t.suppressed) out.log("info", `${t.schedule} is down but silenced: nobody was paged`);
+    }
+    out.result(result.report, renderReport);
+    return verifyExitCode(result.report) === 1 ? ExitCode.problem : ExitCode.ok;
+  } finally {
+    await env.close();
+  }
+};
