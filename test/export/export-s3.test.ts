@@ -1,13 +1,15 @@
 // The export engine with S3 on the moto peer: server-side copy BSL bucket → export bucket (single-part
 // CopyObject and multipart UploadPartCopy), streamed uploads (multipart for large objects), and the
 // proof that a failed export leaves no manifest and no open multipart upload.
-import { createHash } from "node:crypto";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { createHash, randomBytes } from "node:crypto";
+import { crc32 } from "node:zlib";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { readManifest } from "@kots-backup/adapters/export/engine";
-import { s3FullObjectSha256 } from "@kots-backup/adapters/export/integrity";
-import type { S3Store } from "@kots-backup/adapters/store/s3";
+import { s3FullObjectChecksums } from "@kots-backup/adapters/export/integrity";
+import { S3Store } from "@kots-backup/adapters/store/s3";
 import { afterEach, expect, it } from "vitest";
-import { describeWithMoto } from "../support/peers.ts";
+import { type S3FaultProxy, startS3FaultProxy } from "../reliability/support/s3-fault-proxy.ts";
+import { describeWithMoto, motoClientConfig, motoEndpoint } from "../support/peers.ts";
 import {
   addBulkyConfigMaps,
   caught,
@@ -27,6 +29,22 @@ afterEach(async () => {
   env = undefined;
   removeTempFolders();
 });
+
+/** A fresh moto bucket reached through the S3 fault proxy (which also records every request). */
+async function motoStoreBehindProxy(prefix: string): Promise<{ dest: S3Store; proxy: S3FaultProxy }> {
+  const direct = await motoStore(prefix);
+  const proxy = await startS3FaultProxy(motoEndpoint());
+  const client = new S3Client({ ...motoClientConfig(), endpoint: proxy.url, forcePathStyle: true });
+  return { dest: new S3Store({ bucket: direct.bucket, prefix, client }), proxy };
+}
+
+const sha256Hex = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+
+function crc32Base64(data: Buffer): string {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(crc32(data));
+  return bytes.toString("base64");
+}
 
 async function bslOnMoto(): Promise<{ bsl: S3Store; env: ExportEnv }> {
   const bsl = await motoStore("velero");
@@ -64,7 +82,7 @@ describeWithMoto("export to S3 (moto)", () => {
       expect(object.sha256).toBe(createHash("sha256").update(sourceBytes).digest("hex"));
       if (object.key !== tarballKey) {
         // Single-part copies: S3 computed a full-object SHA-256 while copying.
-        expect((await s3FullObjectSha256(dest, object.key))?.sha256).toBe(object.sha256);
+        expect((await s3FullObjectChecksums(dest, object.key))?.sha256).toBe(object.sha256);
       }
     }
     await readBackAsBsl(dest, "instance-s3srv");
@@ -84,7 +102,7 @@ describeWithMoto("export to S3 (moto)", () => {
       await opened.bsl.client.send(
         new PutObjectCommand({ Bucket: opened.bsl.bucket, Key: opened.bsl.fullKey(key), Body: body }),
       );
-      expect((await s3FullObjectSha256(opened.bsl, key))?.sha256).toBeUndefined();
+      expect((await s3FullObjectChecksums(opened.bsl, key))?.sha256).toBeUndefined();
     }
     const dest = await motoStore("crc");
     const result = await env.run({ backup: "instance-crc32" }, dest, { serverSideCopy: true });
@@ -109,6 +127,51 @@ describeWithMoto("export to S3 (moto)", () => {
     await readBackAsBsl(dest, "instance-s3str");
     const second = await env.run({ backup: "instance-s3str" }, dest);
     expect(second.alreadyExported).toBe(true);
+  });
+
+  it("a large repository blob streamed into S3 is verified by S3's own full-object CRC-32, not read back", async () => {
+    env = await openExportEnv();
+    const blob = randomBytes(20 * MiB);
+    await env.sandbox.store.put("kopia/default/p-big-blob", blob);
+    await env.sandbox.scenario.addBackup({ name: "instance-crcok" });
+    const { dest, proxy } = await motoStoreBehindProxy("crc-ok");
+    try {
+      const result = await env.run({ backup: "instance-crcok" }, dest);
+      expect(result.verified).toBe(true);
+      const key = "velero/kopia/default/p-big-blob";
+      const stated = await s3FullObjectChecksums(dest, key);
+      expect(stated?.crc32).toBe(crc32Base64(blob));
+      const manifest = await readManifest(dest, result.manifestKey);
+      expect(manifest?.objects.find((o) => o.key === key)?.sha256).toBe(sha256Hex(blob));
+      const uploads = proxy.requests.filter((r) => r.path.endsWith("/p-big-blob"));
+      expect(uploads.filter((r) => r.operation === "UploadPart").length).toBe(3);
+      expect(uploads.filter((r) => r.operation === "GetObject")).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a part damaged on its way to S3 and stored anyway: S3's CRC-32 disagrees, the export fails, nothing kept", async () => {
+    env = await openExportEnv();
+    await env.sandbox.store.put("kopia/default/p-big-blob", randomBytes(20 * MiB));
+    await env.sandbox.scenario.addBackup({ name: "instance-crcbad" });
+    const { dest, proxy } = await motoStoreBehindProxy("crc-bad");
+    try {
+      proxy.add({
+        match: { method: "PUT", path: /p-big-blob$/, query: "partNumber=2" },
+        corrupt: true,
+        times: 1,
+      });
+      const error = await caught(env.run({ backup: "instance-crcbad" }, dest));
+      expect(error).toMatchObject({ code: "export-verification-failed", exitCode: 1 });
+      expect(error.message).toContain("CRC-32");
+      expect(await dest.head("velero/kopia/default/p-big-blob")).toBeUndefined();
+      expect(await keysOf(dest, "manifests/")).toEqual([]);
+      expect(await dest.listMultipartUploads()).toEqual([]);
+      expect(env.events.map((e) => e.detailType)).toEqual(["Export Failed"]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it.each([

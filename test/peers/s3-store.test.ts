@@ -105,12 +105,34 @@ describeWithMoto("S3Store on moto", () => {
       expect((await store.head("sha/one-part"))?.sha256).toBe(source.sha256());
     });
 
-    it("a multipart stream without a caller sha256: put returns it, head reports none (composite only)", async () => {
+    it("a multipart stream without a caller sha256: put returns it, head reports none (no full-object SHA-256)", async () => {
       const source = generated(20 * MiB, "multipart");
       const put = await store.put("sha/multipart", source.stream);
       expect(put.etag).toMatch(/-3"$/);
       expect(put.sha256).toBe(source.sha256());
       expect((await store.head("sha/multipart"))?.sha256).toBeUndefined();
+    });
+
+    it("a multipart stream is uploaded with a FULL_OBJECT CRC-32: S3 states the CRC-32 put computed while streaming", async () => {
+      const source = generated(21 * MiB, "full-object-crc");
+      const put = await store.put("sha/crc", source.stream);
+      expect(put.crc32).toBe(source.crc32Base64());
+      const raw = await s3.send(
+        new HeadObjectCommand({ Bucket: bucket, Key: "p/q/sha/crc", ChecksumMode: "ENABLED" }),
+      );
+      expect(raw.ChecksumType).toBe("FULL_OBJECT");
+      expect(raw.ChecksumCRC32).toBe(source.crc32Base64());
+    });
+
+    it("a stream that fits one part is written like a buffer: SHA-256 in the checksum and the metadata, no CRC-32 returned", async () => {
+      const source = generated(8 * MiB, "exactly-one-part");
+      const put = await store.put("sha/exact", source.stream);
+      expect(put.crc32).toBeUndefined();
+      const raw = await s3.send(
+        new HeadObjectCommand({ Bucket: bucket, Key: "p/q/sha/exact", ChecksumMode: "ENABLED" }),
+      );
+      expect(raw.Metadata?.sha256).toBe(source.sha256());
+      expect(Buffer.from(raw.ChecksumSHA256!, "base64").toString("hex")).toBe(source.sha256());
     });
 
     it("an object written by another tool with only x-amz-meta-sha256: head reports the metadata", async () => {

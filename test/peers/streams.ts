@@ -1,6 +1,7 @@
 // Test payloads: large deterministic streams produced on demand, so tests never hold them in memory.
 import { createCipheriv, createHash } from "node:crypto";
 import { Readable } from "node:stream";
+import { crc32 } from "node:zlib";
 
 export const MiB = 1024 * 1024;
 
@@ -9,8 +10,9 @@ export function generated(
   size: number,
   seed: string,
   onMidpoint?: () => Promise<void>,
-): { stream: Readable; sha256: () => string } {
+): { stream: Readable; sha256: () => string; crc32Base64: () => string } {
   const hash = createHash("sha256");
+  let crc = 0;
   const cipher = createCipheriv("aes-256-ctr", createHash("sha256").update(seed).digest(), Buffer.alloc(16));
   const zeros = Buffer.alloc(64 * 1024);
   let produced = 0;
@@ -20,6 +22,7 @@ export function generated(
       const n = Math.min(zeros.length, size - produced);
       const chunk = cipher.update(zeros.subarray(0, n));
       hash.update(chunk);
+      crc = crc32(chunk, crc);
       produced += n;
       yield chunk;
       if (onMidpoint && !paused && produced >= size / 2 + 4 * MiB) {
@@ -28,5 +31,15 @@ export function generated(
       }
     }
   }
-  return { stream: Readable.from(chunks()), sha256: () => hash.digest("hex") };
+  const crc32Base64 = () => {
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32BE(crc);
+    return bytes.toString("base64");
+  };
+  let digest: string | undefined;
+  const sha256 = () => {
+    digest ??= hash.digest("hex");
+    return digest;
+  };
+  return { stream: Readable.from(chunks()), sha256, crc32Base64 };
 }

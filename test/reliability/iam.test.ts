@@ -1,7 +1,7 @@
 // Least privilege, AWS side: each function's IAM actions (infra/permissions.ts, data) against what the
 // code can ask AWS for. SST functions cannot be built under Pulumi mocks, so this is checked as data:
 // the AWS SDK commands the Lambda code uses are read from its sources (every `new XCommand(`, the
-// ListObjectsV2 paginator, lib-storage's multipart Upload) and mapped to the IAM actions AWS checks for
+// ListObjectsV2 paginator) and mapped to the IAM actions AWS checks for
 // them; each function's need is an explicit table restricted to those actions. Statements that serve
 // the infrastructure rather than the code (KMS through S3, the dead-letter queue, eks:DescribeCluster)
 // are left out of the comparison.
@@ -49,16 +49,6 @@ function commandsIn(files: string[]): Set<string> {
     const text = readFileSync(file, "utf8");
     for (const m of text.matchAll(/new ([A-Z][A-Za-z0-9]+)Command\(/g)) found.add(m[1] as string);
     if (/paginateListObjectsV2\(/.test(text)) found.add("ListObjectsV2");
-    if (/new Upload\(/.test(text)) {
-      for (const c of [
-        "PutObject",
-        "CreateMultipartUpload",
-        "UploadPart",
-        "CompleteMultipartUpload",
-        "AbortMultipartUpload",
-      ])
-        found.add(c);
-    }
   }
   return found;
 }

@@ -12,6 +12,15 @@ export interface ObjectInfo {
   sha256?: string;
 }
 
+/** What `put` wrote. */
+export interface WrittenObject extends ObjectInfo {
+  /**
+   * Base64 CRC-32 of the bytes written, when the store computed it to let the destination's own
+   * full-object CRC-32 vouch for the object (S3 multipart uploads, which have no full-object SHA-256).
+   */
+  crc32?: string;
+}
+
 export interface PutOptions {
   /** Create only: fail with PreconditionFailedError if the key exists (S3 `If-None-Match: *`). */
   ifNoneMatch?: boolean;
@@ -29,7 +38,7 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Streams the object; throws NotFoundError when missing. */
   get(key: string): Promise<Readable>;
-  put(key: string, body: Buffer | string | Readable, options?: PutOptions): Promise<ObjectInfo>;
+  put(key: string, body: Buffer | string | Readable, options?: PutOptions): Promise<WrittenObject>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
   delete(key: string): Promise<void>;
   setTags(key: string, tags: Record<string, string>): Promise<void>;

@@ -8,6 +8,7 @@
 // Nothing here prints a header: the Authorization header carries the access key id.
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { PassThrough, Transform } from "node:stream";
 
 /** Which requests a rule applies to. Every given condition must hold. */
 export interface S3RequestMatch {
@@ -33,6 +34,12 @@ export interface S3FaultRule {
   hold?: boolean;
   /** Forward the request (S3 does the work), then lose its answer: the client gets the error instead. */
   afterUpstream?: boolean;
+  /**
+   * Forward the request with one body byte flipped (same length, headers as signed): data damaged
+   * on the way, after the client computed its checksums. Real S3 refuses such a part (BadDigest);
+   * moto does not check part checksums and stores it.
+   */
+  corrupt?: boolean;
 }
 
 export interface S3ProxyRequest {
@@ -100,6 +107,23 @@ function matches(match: S3RequestMatch, req: IncomingMessage, path: string, quer
   return true;
 }
 
+/** Passes a body through with its first byte inverted. */
+function flipOneByte(): Transform {
+  let flipped = false;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (!flipped && chunk.length > 0) {
+        flipped = true;
+        const copy = Buffer.from(chunk);
+        copy[0] = (copy[0] ?? 0) ^ 0xff;
+        callback(null, copy);
+        return;
+      }
+      callback(null, chunk);
+    },
+  });
+}
+
 /** Starts the proxy in front of `upstream` (the moto endpoint). */
 export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy> {
   const target = new URL(upstream);
@@ -145,6 +169,10 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
         });
         res.end(body);
       };
+      if (rule.corrupt) {
+        forward(req, res, raw, method, pass(entry, res), flipOneByte());
+        return;
+      }
       if (rule.afterUpstream) {
         forward(req, res, raw, method, (upstreamRes) => {
           upstreamRes.resume();
@@ -157,12 +185,15 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
       req.on("end", fail);
       return;
     }
-    forward(req, res, raw, method, (upstreamRes) => {
-      entry.status = upstreamRes.statusCode ?? 0;
-      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-      upstreamRes.pipe(res);
-      upstreamRes.on("error", () => res.destroy());
-    });
+    forward(req, res, raw, method, pass(entry, res));
+  };
+
+  /** Hands the upstream's answer back as it is. */
+  const pass = (entry: S3ProxyRequest, res: ServerResponse) => (upstreamRes: IncomingMessage) => {
+    entry.status = upstreamRes.statusCode ?? 0;
+    res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+    upstreamRes.pipe(res);
+    upstreamRes.on("error", () => res.destroy());
   };
 
   const forward = (
@@ -171,6 +202,7 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
     raw: string,
     method: string,
     answer: (upstreamRes: IncomingMessage) => void,
+    body: Transform = new PassThrough(),
   ) => {
     const headers = { ...req.headers };
     // `Expect: 100-continue` is handled hop by hop here (Node answered it); never signed by SigV4.
@@ -184,7 +216,7 @@ export async function startS3FaultProxy(upstream: string): Promise<S3FaultProxy>
       else res.destroy();
     });
     req.on("error", () => upstreamReq.destroy());
-    req.pipe(upstreamReq);
+    req.pipe(body).pipe(upstreamReq);
   };
 
   const server: Server = createServer(handle);

@@ -27,6 +27,7 @@ import {
   type KotsCluster,
   type ObjectStore,
   ProblemError,
+  type WrittenObject,
 } from "@kots-backup/core";
 import { isInstanceBackup, requestedAtOf, listBackups as summarizeBackups } from "@kots-backup/core/backups";
 import {
@@ -60,7 +61,7 @@ import {
 } from "../kube/download-request.ts";
 import { ChecksumMismatchError } from "../store/errors.ts";
 import { type S3CopyOptions, S3Store } from "../store/s3.ts";
-import { contentCheckFor, metered, statedOrHashed, verifyStored } from "./integrity.ts";
+import { contentCheckFor, type Expected, metered, statedOrHashed, verifyStored } from "./integrity.ts";
 
 export type ExportScopeChoice = "auto" | "full" | "manifests";
 
@@ -759,9 +760,10 @@ async function copyFromBslChecked(
     await verifyOrRemove(dest, item.destKey, { sha256: sourceSha, size: sourceInfo.size }, check);
     return { size: sourceInfo.size, sha256: sourceSha, copied: true, sourceEtag: sourceInfo.etag };
   }
-  const meter = metered(await source.get(sourceKey), report);
+  const meter = metered(await source.get(sourceKey), { onBytes: report });
+  let written: WrittenObject;
   try {
-    await dest.put(item.destKey, meter, sourceInfo.sha256 ? { sha256: sourceInfo.sha256 } : {});
+    written = await dest.put(item.destKey, meter, sourceInfo.sha256 ? { sha256: sourceInfo.sha256 } : {});
   } catch (error) {
     if (error instanceof ChecksumMismatchError) {
       throw new ProblemError(
@@ -775,7 +777,6 @@ async function copyFromBslChecked(
     }
     throw error;
   }
-  const sha256 = meter.sha256 ?? "";
   if (meter.bytes !== sourceInfo.size) {
     await dest.delete(item.destKey).catch(() => {});
     throw new ProblemError(
@@ -784,8 +785,8 @@ async function copyFromBslChecked(
       { fix: "re-run the export" },
     );
   }
-  await verifyOrRemove(dest, item.destKey, { sha256, size: meter.bytes }, check);
-  return { size: meter.bytes, sha256, copied: true, sourceEtag: sourceInfo.etag };
+  await verifyOrRemove(dest, item.destKey, expectedOf(written), check);
+  return { size: written.size, sha256: written.sha256 ?? "", copied: true, sourceEtag: sourceInfo.etag };
 }
 
 /** One file of the manifests scope, from a DownloadRequest URL (re-requested when refused or cut). */
@@ -806,25 +807,21 @@ async function copyFromDownload(
     let counted = 0;
     try {
       const { body, size } = await downloads.open(url, what);
-      const meter = metered(body, (n) => {
-        counted += n;
-        report(n);
+      const meter = metered(body, {
+        onBytes: (n) => {
+          counted += n;
+          report(n);
+        },
       });
-      await dest.put(item.destKey, meter);
+      const written = await dest.put(item.destKey, meter);
       if (size !== undefined && meter.bytes !== size) {
         await dest.delete(item.destKey).catch(() => {});
         throw new ProblemError("download-truncated", `${what}: received ${meter.bytes} of ${size} bytes`, {
           fix: "re-run the export",
         });
       }
-      const sha256 = meter.sha256 ?? "";
-      await verifyOrRemove(
-        dest,
-        item.destKey,
-        { sha256, size: meter.bytes },
-        contentCheckFor(item.destKey, name),
-      );
-      return { size: meter.bytes, sha256, copied: true };
+      await verifyOrRemove(dest, item.destKey, expectedOf(written), contentCheckFor(item.destKey, name));
+      return { size: written.size, sha256: written.sha256 ?? "", copied: true };
     } catch (error) {
       report(-counted);
       lastError = error;
@@ -854,10 +851,15 @@ async function copyFromDownload(
   );
 }
 
+/** What a store's `put` says it wrote, as the account a verification compares the destination with. */
+function expectedOf(written: WrittenObject): Expected {
+  return { sha256: written.sha256 ?? "", size: written.size, crc32: written.crc32 };
+}
+
 async function verifyOrRemove(
   dest: ObjectStore,
   key: string,
-  expected: { sha256: string; size: number },
+  expected: Expected,
   check: ReturnType<typeof contentCheckFor>,
 ): Promise<void> {
   try {
@@ -976,9 +978,8 @@ export async function saveKotsConfig(
   key: string,
   download: (app: string) => Promise<Readable>,
 ): Promise<ConfigSaved> {
-  const meter = metered(await download(app));
-  await dest.put(key, meter, { contentType: "application/gzip" });
-  if (meter.bytes === 0) {
+  const written = await dest.put(key, await download(app), { contentType: "application/gzip" });
+  if (written.size === 0) {
     await dest.delete(key).catch(() => {});
     throw new EnvironmentError(
       "kotsadm-download-empty",
@@ -988,9 +989,8 @@ export async function saveKotsConfig(
       },
     );
   }
-  const sha256 = meter.sha256 ?? "";
-  await verifyOrRemove(dest, key, { sha256, size: meter.bytes }, "gzip");
-  return { app, key, bytes: meter.bytes, sha256 };
+  await verifyOrRemove(dest, key, expectedOf(written), "gzip");
+  return { app, key, bytes: written.size, sha256: written.sha256 ?? "" };
 }
 
 /** `config-download --app <slug>`: the archive at `config/<app>/manual-<YYYYMMDDTHHMMSSZ>.tar.gz`. */

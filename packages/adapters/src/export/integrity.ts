@@ -10,9 +10,11 @@
 //                    it, else the write is refused before it commits (no object, no open upload).
 //     destination  = S3: HEAD with ChecksumMode=ENABLED gives a FULL_OBJECT ChecksumSHA256 that S3
 //                    computed and validated on the bytes it received (single-part PutObject). A
-//                    multipart upload only has S3's composite checksum (hash of part hashes), so
-//                    the object is read back from S3 and hashed. Local folder and memory stores:
-//                    always read back and hashed.
+//                    multipart upload has no full-object SHA-256; it is made with ChecksumType
+//                    FULL_OBJECT CRC32, so S3 states a CRC-32 of the whole object, compared with the
+//                    CRC-32 of the same bytes computed while streaming them (the ones that hashed to
+//                    the source hash). When the destination states neither, the object is read back
+//                    and hashed. Local folder and memory stores: always read back and hashed.
 //   server-side single-part (CopyObject ≤ 5 GiB, same endpoint and account):
 //     source hash  = the source's full-object SHA-256 checksum when S3 states one (Velero's AWS plugin
 //                    with BSL config `checksumAlgorithm: SHA256`), else the source is read and hashed
@@ -37,7 +39,7 @@
 // `state/mirror/…`): when the source lists the same ETag and size as the version copied and verified
 // before, and the destination lists the same ETag as the object verified then, the blob is skipped
 // from the two listings alone (no HEAD, no read); anything else takes the rule above.
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
@@ -46,34 +48,45 @@ import { type ObjectStore, ProblemError } from "@kots-backup/core";
 import { S3Store } from "../store/s3.ts";
 import { checkVeleroTarball, type TarballReport } from "../tarball.ts";
 
-/** Passes bytes through, hashing and counting them, and tells `onBytes` as they flow. */
-export class HashingMeter extends Transform {
+/**
+ * Passes bytes through, counting them, telling `onBytes` as they flow, and hashing them when asked
+ * (a write need not: every store hashes what it writes and returns the SHA-256, so the bytes are
+ * hashed once).
+ */
+export class Meter extends Transform {
   bytes = 0;
   sha256: string | undefined;
-  readonly #hash = createHash("sha256");
+  readonly #hash: Hash | undefined;
   readonly #onBytes: ((n: number) => void) | undefined;
 
-  constructor(onBytes?: (n: number) => void) {
+  constructor(options: MeterOptions = {}) {
     super();
-    this.#onBytes = onBytes;
+    this.#onBytes = options.onBytes;
+    if (options.hash) this.#hash = createHash("sha256");
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#hash.update(chunk);
+    this.#hash?.update(chunk);
     this.bytes += chunk.length;
     this.#onBytes?.(chunk.length);
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    this.sha256 = this.#hash.digest("hex");
+    this.sha256 = this.#hash?.digest("hex");
     callback();
   }
 }
 
-/** `source` piped into a new HashingMeter, with source errors carried through. */
-export function metered(source: Readable, onBytes?: (n: number) => void): HashingMeter {
-  const meter = new HashingMeter(onBytes);
+export interface MeterOptions {
+  onBytes?: (n: number) => void;
+  /** Compute the SHA-256 of the bytes (`sha256` once the input has ended). */
+  hash?: boolean;
+}
+
+/** `source` piped into a new Meter, with source errors carried through. */
+export function metered(source: Readable, options: MeterOptions = {}): Meter {
+  const meter = new Meter(options);
   // The source may fail before the consumer attaches its listeners (a store awaiting mkdir, say):
   // keep that from being an uncaught error; the consumer still sees `meter.errored` and fails.
   meter.on("error", () => {});
@@ -115,7 +128,7 @@ export async function readBack(
   check: ContentCheck,
   onBytes?: (n: number) => void,
 ): Promise<ReadBack> {
-  const meter = metered(await store.get(key), onBytes);
+  const meter = metered(await store.get(key), { onBytes, hash: true });
   if (check === "tarball") {
     const tarball = await checkVeleroTarball(meter);
     return { sha256: meter.sha256 ?? "", size: meter.bytes, tarball };
@@ -132,22 +145,29 @@ export async function readBack(
   return { sha256: meter.sha256 ?? "", size: meter.bytes };
 }
 
-/** The SHA-256 an S3 object store computed itself over a whole object (HEAD, ChecksumMode ENABLED), if any. */
-export async function s3FullObjectSha256(
+/**
+ * The checksums an S3 object store computed itself over a whole object (HEAD, ChecksumMode ENABLED):
+ * a full-object SHA-256 (hex) or CRC-32 (base64), if it states one.
+ */
+export async function s3FullObjectChecksums(
   store: S3Store,
   key: string,
-): Promise<{ size: number; sha256?: string } | undefined> {
+): Promise<{ size: number; sha256?: string; crc32?: string } | undefined> {
   try {
     const out = await store.client.send(
       new HeadObjectCommand({ Bucket: store.bucket, Key: store.fullKey(key), ChecksumMode: "ENABLED" }),
     );
     const size = out.ContentLength ?? 0;
-    const checksum = out.ChecksumSHA256;
-    if (!checksum || out.ChecksumType === "COMPOSITE") return { size };
-    if (out.ChecksumType !== "FULL_OBJECT" && (checksum.includes("-") || /-\d+"?$/.test(out.ETag ?? "")))
-      return { size };
-    const bytes = Buffer.from(checksum, "base64");
-    return bytes.length === 32 ? { size, sha256: bytes.toString("hex") } : { size };
+    // Without a stated type, a "-<parts>" suffix on the checksum or the ETag marks a composite one.
+    const composite =
+      out.ChecksumType === "COMPOSITE" ||
+      (out.ChecksumType !== "FULL_OBJECT" && /-\d+"?$/.test(out.ETag ?? ""));
+    if (composite) return { size };
+    const stated: { size: number; sha256?: string; crc32?: string } = { size };
+    const sha256 = out.ChecksumSHA256 ? Buffer.from(out.ChecksumSHA256, "base64") : undefined;
+    if (sha256?.length === 32 && !out.ChecksumSHA256?.includes("-")) stated.sha256 = sha256.toString("hex");
+    if (out.ChecksumCRC32 && !out.ChecksumCRC32.includes("-")) stated.crc32 = out.ChecksumCRC32;
+    return stated;
   } catch (error) {
     if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
       return undefined;
@@ -159,7 +179,14 @@ export interface Verification {
   sha256: string;
   size: number;
   /** How the destination's account was obtained. */
-  how: "s3-full-object-checksum" | "read-back";
+  how: "s3-full-object-checksum" | "s3-full-object-crc32" | "read-back";
+}
+
+/** The source's account of the bytes written: size and SHA-256, and the CRC-32 when the write computed one. */
+export interface Expected {
+  sha256: string;
+  size: number;
+  crc32?: string | undefined;
 }
 
 /**
@@ -169,14 +196,26 @@ export interface Verification {
 export async function verifyStored(
   store: ObjectStore,
   key: string,
-  expected: { sha256: string; size: number },
+  expected: Expected,
   check: ContentCheck,
   onBytes?: (n: number) => void,
 ): Promise<Verification> {
   let result: Verification | undefined;
   if (check === undefined && store instanceof S3Store) {
-    const stated = await s3FullObjectSha256(store, key);
-    if (stated?.sha256) result = { sha256: stated.sha256, size: stated.size, how: "s3-full-object-checksum" };
+    const stated = await s3FullObjectChecksums(store, key);
+    if (stated?.sha256) {
+      result = { sha256: stated.sha256, size: stated.size, how: "s3-full-object-checksum" };
+    } else if (stated?.crc32 && expected.crc32) {
+      if (stated.crc32 !== expected.crc32 || stated.size !== expected.size) {
+        throw new ProblemError(
+          "export-verification-failed",
+          `${key} in ${store.location} does not match the bytes sent: stored ${stated.size} bytes with CRC-32 ${stated.crc32} (S3's full-object checksum), sent ${expected.size} bytes with CRC-32 ${expected.crc32}`,
+          { fix: "re-run the export; if it repeats, the destination or the network corrupts data" },
+        );
+      }
+      // The bytes S3 holds are the ones sent, which hashed to the source's SHA-256.
+      result = { sha256: expected.sha256, size: stated.size, how: "s3-full-object-crc32" };
+    }
   }
   if (!result) {
     const back = await readBack(store, key, check, onBytes);

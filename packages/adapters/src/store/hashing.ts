@@ -41,3 +41,47 @@ export class Sha256Meter extends Transform {
 export function sha256Hex(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
+
+/** A CRC-32 as S3 writes it: base64 of its 4 big-endian bytes. */
+export function crc32Base64(crc: number): string {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(crc >>> 0);
+  return bytes.toString("base64");
+}
+
+/**
+ * The CRC-32 of A followed by B, from crc(A), crc(B) and B's length (zlib's crc32_combine: multiply
+ * crc(A) by x^(8·lenB) in GF(2)[x] mod the CRC polynomial, by repeated squaring of the one-zero-bit
+ * operator). Lets a multipart upload state the whole object's CRC-32 while each byte is CRC'd once.
+ */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  if (lengthB <= 0) return crcA >>> 0;
+  const times = (matrix: Uint32Array, vector: number) => {
+    let sum = 0;
+    for (let i = 0; vector !== 0; i++, vector >>>= 1) if (vector & 1) sum ^= matrix[i]!;
+    return sum >>> 0;
+  };
+  const square = (into: Uint32Array, matrix: Uint32Array) => {
+    for (let n = 0; n < 32; n++) into[n] = times(matrix, matrix[n]!);
+  };
+  const odd = new Uint32Array(32); // the operator for one zero bit
+  odd[0] = 0xedb88320;
+  for (let n = 1; n < 32; n++) odd[n] = 1 << (n - 1);
+  const even = new Uint32Array(32);
+  square(even, odd); // two zero bits
+  square(odd, even); // four zero bits
+  let crc = crcA >>> 0;
+  let remaining = lengthB;
+  // Each round squares the operator (one zero byte, then 2, 4, …) and applies it for each set bit.
+  for (;;) {
+    square(even, odd);
+    if (remaining % 2 === 1) crc = times(even, crc);
+    remaining = Math.floor(remaining / 2);
+    if (remaining === 0) break;
+    square(odd, even);
+    if (remaining % 2 === 1) crc = times(odd, crc);
+    remaining = Math.floor(remaining / 2);
+    if (remaining === 0) break;
+  }
+  return (crc ^ crcB) >>> 0;
+}

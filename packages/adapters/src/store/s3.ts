@@ -3,11 +3,14 @@
 // Writes
 //   - Buffer/string bodies: one PutObject with ChecksumAlgorithm SHA256 + ChecksumSHA256 (S3 verifies
 //     the bytes against it) and metadata `x-amz-meta-sha256` (hex).
-//   - Readable bodies: lib-storage `Upload` (8 MiB parts, 4 in flight: memory stays flat whatever the
-//     object size), ChecksumAlgorithm SHA256 so every part is verified by S3. The store hashes the
-//     stream as it goes; a caller-supplied `sha256` is written to `x-amz-meta-sha256` up front and
-//     checked at end of input, before CompleteMultipartUpload, so a mismatch aborts the upload and
-//     nothing is stored. A stream that fits in one part goes out as a single PutObject.
+//   - Readable bodies that end within one part (8 MiB): read into memory, then written as a buffer.
+//   - Longer Readable bodies: a multipart upload (s3-upload.ts: 8 MiB parts, 4 in flight, from a
+//     pool of part buffers shared by the store's uploads: memory stays flat whatever the object
+//     sizes), ChecksumType FULL_OBJECT CRC32: S3 verifies every part's CRC-32 and states the whole
+//     object's, which `put` also returns (`crc32`), so the object can be verified without reading
+//     it back. The store hashes the stream (SHA-256) as it goes; a caller-supplied `sha256` is
+//     written to `x-amz-meta-sha256` up front and checked at end of input, before
+//     CompleteMultipartUpload, so a mismatch aborts the upload and nothing is stored.
 //   - `ifNoneMatch` → `If-None-Match: *`, `ifMatch` → `If-Match` (on PutObject, or on
 //     CompleteMultipartUpload for multipart streams); 412/409 → PreconditionFailedError.
 //
@@ -46,17 +49,18 @@ import {
   S3ServiceException,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import {
   EnvironmentError,
   InputError,
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
+  type WrittenObject,
 } from "@kots-backup/core";
 import { ChecksumMismatchError, NotFoundError, PreconditionFailedError } from "./errors.ts";
 import { Sha256Meter, sha256Hex } from "./hashing.ts";
 import { checkKey, checkPrefix, isSha256Hex } from "./keys.ts";
+import { PartBuffers, PartReader, type UploadedObject, uploadMultipart } from "./s3-upload.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -77,6 +81,16 @@ export interface S3StoreOptions {
   partSize?: number;
   /** Parts uploaded in parallel for streamed uploads (default 4). */
   queueSize?: number;
+}
+
+/** What every write of one object states: where, content type, tags, preconditions. */
+interface WriteParams {
+  Bucket: string;
+  Key: string;
+  ContentType: string | undefined;
+  Tagging: string | undefined;
+  IfNoneMatch: string | undefined;
+  IfMatch: string | undefined;
 }
 
 export interface S3CopyOptions {
@@ -105,6 +119,8 @@ export class S3Store implements ObjectStore {
   readonly client: S3Client;
   private readonly partSize: number;
   private readonly queueSize: number;
+  /** Part buffers for streamed uploads: memory bounded by (queueSize + 1) × partSize per store. */
+  private readonly partBuffers: PartBuffers;
   private bucketChecked = false;
 
   constructor(options: S3StoreOptions) {
@@ -120,6 +136,7 @@ export class S3Store implements ObjectStore {
     this.client = options.client;
     this.partSize = Math.max(MIN_PART_SIZE, options.partSize ?? 8 * MiB);
     this.queueSize = Math.max(1, options.queueSize ?? 4);
+    this.partBuffers = new PartBuffers(this.partSize, this.queueSize + 1);
     this.location = `s3://${this.bucket}${this.prefix === "" ? "" : `/${this.prefix.slice(0, -1)}`}`;
   }
 
@@ -167,63 +184,63 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async put(key: string, body: Buffer | string | Readable, options: PutOptions = {}): Promise<ObjectInfo> {
+  async put(key: string, body: Buffer | string | Readable, options: PutOptions = {}): Promise<WrittenObject> {
     checkKey(key, this.location);
     if (options.sha256 !== undefined && !isSha256Hex(options.sha256)) {
       throw new InputError("invalid-sha256", `sha256 for ${key} must be 64 lower-case hex characters`);
     }
-    const common = {
+    const common: WriteParams = {
       Bucket: this.bucket,
       Key: this.fullKey(key),
       ContentType: options.contentType,
       Tagging: options.tags && Object.keys(options.tags).length > 0 ? encodeTags(options.tags) : undefined,
       IfNoneMatch: options.ifNoneMatch ? "*" : undefined,
       IfMatch: options.ifMatch,
-      ChecksumAlgorithm: "SHA256" as const,
     };
     let sourceError: Error | undefined;
     try {
       if (typeof body === "string" || Buffer.isBuffer(body)) {
-        const bytes = Buffer.from(body);
+        const bytes = typeof body === "string" ? Buffer.from(body) : body;
         const sha256 = sha256Hex(bytes);
         if (options.sha256 !== undefined && options.sha256 !== sha256) {
           throw new ChecksumMismatchError(this.location, key, options.sha256, sha256);
         }
-        const out = await this.client.send(
-          new PutObjectCommand({
-            ...common,
-            Body: bytes,
-            ChecksumSHA256: Buffer.from(sha256, "hex").toString("base64"),
-            Metadata: { [SHA256_METADATA_KEY]: sha256 },
-          }),
-        );
-        return { key, size: bytes.length, etag: out.ETag ?? "", sha256 };
+        return await this.putOnce(key, bytes, sha256, common);
       }
       const meter = new Sha256Meter(this.location, key, options.sha256);
       const counted = pipeline(body, meter, (error) => {
-        // The Upload sees the error through `meter`; remember it to report the source's own error
+        // The upload sees the error through `meter`; remember it to report the source's own error
         // rather than dress it up as an S3 failure.
         if (error) sourceError ??= error;
       });
-      const upload = new Upload({
-        client: this.client,
-        params: {
-          ...common,
-          Body: counted,
-          Metadata: options.sha256 ? { [SHA256_METADATA_KEY]: options.sha256 } : undefined,
-        },
-        partSize: this.partSize,
-        queueSize: this.queueSize,
-        leavePartsOnError: false,
-      });
-      let out: { ETag?: string | undefined };
+      const reader = new PartReader(counted[Symbol.asyncIterator]());
+      if (await reader.readAhead(this.partSize)) {
+        // The whole input fits one part (the meter has checked it by now): written as a buffer.
+        return await this.putOnce(key, reader.takeQueued(), meter.sha256 ?? "", common);
+      }
+      let uploaded: UploadedObject;
       try {
-        out = await upload.done();
+        uploaded = await uploadMultipart(
+          {
+            ...common,
+            client: this.client,
+            Metadata: options.sha256 ? { [SHA256_METADATA_KEY]: options.sha256 } : undefined,
+            buffers: this.partBuffers,
+            queueSize: this.queueSize,
+          },
+          reader,
+        );
       } catch (error) {
         meter.destroy();
         throw error;
       }
-      return { key, size: meter.bytes, etag: out.ETag ?? "", sha256: meter.sha256 ?? "" };
+      return {
+        key,
+        size: uploaded.size,
+        etag: uploaded.etag,
+        sha256: meter.sha256 ?? "",
+        crc32: uploaded.crc32,
+      };
     } catch (error) {
       if (error instanceof ChecksumMismatchError) throw error;
       if (sourceError && !(error instanceof S3ServiceException)) throw sourceError;
@@ -232,6 +249,25 @@ export class S3Store implements ObjectStore {
       }
       throw this.s3Error("write", error, key);
     }
+  }
+
+  /** One PutObject whose SHA-256 S3 verifies (ChecksumSHA256) and the metadata records. */
+  private async putOnce(
+    key: string,
+    bytes: Buffer,
+    sha256: string,
+    params: WriteParams,
+  ): Promise<WrittenObject> {
+    const out = await this.client.send(
+      new PutObjectCommand({
+        ...params,
+        Body: bytes,
+        ChecksumAlgorithm: "SHA256",
+        ChecksumSHA256: Buffer.from(sha256, "hex").toString("base64"),
+        Metadata: { [SHA256_METADATA_KEY]: sha256 },
+      }),
+    );
+    return { key, size: bytes.length, etag: out.ETag ?? "", sha256 };
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
