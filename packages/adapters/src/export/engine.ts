@@ -691,7 +691,6 @@ async function copyFromBsl(
   report: (n: number) => void,
   mirror?: MirrorState,
 ): Promise<CopyOutcome> {
-  const dest = deps.destination;
   const sourceKey = item.sourceKey!;
   if (item.repository && mirror) {
     const entry = mirror.previous[sourceKey];
@@ -701,13 +700,12 @@ async function copyFromBsl(
       return { size: entry.size, sha256: entry.sha256, copied: false };
     }
     const outcome = await copyFromBslChecked(deps, item, name, report, mirror);
-    const stored = await dest.head(item.destKey);
-    if (stored && outcome.sourceEtag) {
+    if (outcome.sourceEtag && outcome.destEtag) {
       mirror.verified.set(sourceKey, {
         sourceEtag: outcome.sourceEtag,
         size: outcome.size,
         sha256: outcome.sha256,
-        destEtag: stored.etag,
+        destEtag: outcome.destEtag,
       });
     }
     return outcome;
@@ -721,7 +719,7 @@ async function copyFromBslChecked(
   name: string,
   report: (n: number) => void,
   mirror: MirrorState | undefined,
-): Promise<CopyOutcome & { sourceEtag?: string }> {
+): Promise<CopyOutcome & { sourceEtag?: string; destEtag?: string }> {
   const source = deps.source!.store;
   const dest = deps.destination;
   const sourceKey = item.sourceKey!;
@@ -750,15 +748,27 @@ async function copyFromBslChecked(
       if (check !== undefined || item.destKey.startsWith(veleroBackupPrefix(name))) {
         await verifyStored(dest, item.destKey, { sha256: sourceSha, size: sourceInfo.size }, check);
       }
-      return { size: sourceInfo.size, sha256: sourceSha, copied: false, sourceEtag: sourceInfo.etag };
+      return {
+        size: sourceInfo.size,
+        sha256: sourceSha,
+        copied: false,
+        sourceEtag: sourceInfo.etag,
+        destEtag: existing.etag,
+      };
     }
   }
   if (deps.serverSideCopy && source instanceof S3Store && dest instanceof S3Store) {
     const sourceSha = await statedOrHashed(source, sourceKey, sourceInfo.sha256);
-    await dest.copyFrom(source, sourceKey, item.destKey, deps.copyOptions ?? {});
+    const copied = await dest.copyFrom(source, sourceKey, item.destKey, deps.copyOptions ?? {});
     report(sourceInfo.size);
     await verifyOrRemove(dest, item.destKey, { sha256: sourceSha, size: sourceInfo.size }, check);
-    return { size: sourceInfo.size, sha256: sourceSha, copied: true, sourceEtag: sourceInfo.etag };
+    return {
+      size: sourceInfo.size,
+      sha256: sourceSha,
+      copied: true,
+      sourceEtag: sourceInfo.etag,
+      destEtag: copied.etag,
+    };
   }
   const meter = metered(await source.get(sourceKey), { onBytes: report });
   let written: WrittenObject;
@@ -786,7 +796,13 @@ async function copyFromBslChecked(
     );
   }
   await verifyOrRemove(dest, item.destKey, expectedOf(written), check);
-  return { size: written.size, sha256: written.sha256 ?? "", copied: true, sourceEtag: sourceInfo.etag };
+  return {
+    size: written.size,
+    sha256: written.sha256 ?? "",
+    copied: true,
+    sourceEtag: sourceInfo.etag,
+    destEtag: written.etag,
+  };
 }
 
 /** One file of the manifests scope, from a DownloadRequest URL (re-requested when refused or cut). */
