@@ -1,13 +1,15 @@
-// Bundles each Lambda handler as SST would ship it (esbuild: platform node, ESM, target node24, minified,
-// everything bundled including our pinned AWS SDK v3 clients, imported per service; ESM builds preferred,
-// zod's English locale only: see BUNDLE_OPTIONS) and prints the
-// minified size and the size of the zip Lambda receives (deflate, as `zip -9`).
-//   node scripts/bundle-size.ts [--json] [--out <dir>]
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+// Bundles each Lambda handler as SST ships it (infra/bundling.ts: the options and plugins infra/functions.ts
+// gives SST; esbuild, platform node, ESM, minified, everything bundled including our pinned AWS SDK v3
+// clients) and prints the minified size and the size of the zip Lambda receives (deflate, as `zip -9`).
+//   node scripts/bundle-size.ts [--json] [--out <dir>] [--metafile]
+// (--metafile: also writes esbuild's metafile next to each bundle, <out>/<function>/meta.json, for
+// https://esbuild.github.io/analyze/ or a look at what each bundle holds)
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { deflateRawSync, gzipSync } from "node:zlib";
-import { type BuildOptions, build, type Plugin } from "esbuild";
+import { build } from "esbuild";
+import { BUNDLE_OPTIONS } from "../infra/bundling.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 /** Handler entry points, as infra/permissions.ts names them (`<file>.handler`). */
@@ -20,6 +22,7 @@ const HANDLERS = {
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
+const metafile = args.includes("--metafile");
 const outIndex = args.indexOf("--out");
 const outDir =
   outIndex >= 0 && args[outIndex + 1]
@@ -40,54 +43,11 @@ function zipSize(name: string, data: Buffer): number {
   return 30 + name.length + stored + 46 + name.length + 22;
 }
 
-/**
- * zod's classic API re-exports every error-message locale (`z.locales`, ~260 KB minified) and only ever
- * uses English by itself; kots-backup never calls `z.config(z.locales.<other>())`. Resolve zod's locale
- * index to English only: the same messages, a quarter of a megabyte less to ship and parse.
- */
-const zodEnglishOnly: Plugin = {
-  name: "zod-english-only",
-  setup(b) {
-    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /[\\/]zod[\\/]v4[\\/](classic|core)[\\/]/.test(args.importer)
-        ? { path: resolve(args.resolveDir, "../locales/en.js"), namespace: "zod-locales" }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: "zod-locales" }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
-      resolveDir: dirname(args.path),
-      loader: "js",
-    }));
-  },
-};
-
-/**
- * The esbuild options of every handler bundle (SST's defaults plus the two below; infra/functions.ts
- * should pass the same through `nodejs.esbuild` so what ships is what is measured here).
- */
-const BUNDLE_OPTIONS: BuildOptions = {
-  bundle: true,
-  minify: true,
-  platform: "node",
-  format: "esm",
-  target: "node24",
-  sourcemap: false,
-  legalComments: "none",
-  logLevel: "error",
-  // Prefer packages' ESM builds (`module`) over their CommonJS `main`: the AWS SDK and Smithy ship both,
-  // and only the ESM one lets esbuild drop what is not imported (~270 KB less per handler).
-  mainFields: ["module", "main"],
-  plugins: [zodEnglishOnly],
-  // ESM output of CommonJS dependencies needs `require` (SST adds the same banner).
-  banner: {
-    js: 'import { createRequire as topLevelCreateRequire } from "module"; const require = topLevelCreateRequire(import.meta.url);',
-  },
-};
-
 const rows: Row[] = [];
 for (const [fn, entry] of Object.entries(HANDLERS)) {
   const outfile = join(outDir, fn, "index.mjs");
-  await build({ ...BUNDLE_OPTIONS, entryPoints: [join(ROOT, entry)], outfile });
+  const result = await build({ ...BUNDLE_OPTIONS, entryPoints: [join(ROOT, entry)], outfile, metafile });
+  if (result.metafile) writeFileSync(join(outDir, fn, "meta.json"), JSON.stringify(result.metafile));
   const data = readFileSync(outfile);
   rows.push({
     function: fn,

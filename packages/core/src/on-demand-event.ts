@@ -1,7 +1,7 @@
 // The Lambda events of contract §4, as one zod schema each, strict everywhere (an unknown key is an
-// error). The on-demand function validates with @middy/validator against the JSON Schema generated here
-// (`onDemandEventJsonSchema`), before any side effect; `parseOnDemandEvent` gives the same verdict with
-// an InputError naming the field, so a rejection always says which field is wrong.
+// error). The functions validate events with `parseOnDemandEvent` / `parseScheduledEvent` before any side
+// effect (packages/functions/src/lib/validation.ts): a rejection is an InputError naming the field. The
+// JSON Schemas generated here (`onDemandEventJsonSchema`) describe the same events for other tools.
 import { z } from "zod";
 import { formatPath } from "./config.ts";
 import { InputError } from "./errors.ts";
@@ -78,12 +78,12 @@ export const ScheduledEventSchema = z
 
 export type ScheduledEvent = z.output<typeof ScheduledEventSchema>;
 
-/** The JSON Schema of on-demand events (draft 2020-12), for @middy/validator. */
+/** The JSON Schema of on-demand events (draft 2020-12). */
 export function onDemandEventJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(OnDemandEventSchema, { io: "input" }) as Record<string, unknown>;
 }
 
-/** The JSON Schema of scheduled events (draft 2020-12), for @middy/validator. */
+/** The JSON Schema of scheduled events (draft 2020-12). */
 export function scheduledEventJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(ScheduledEventSchema, { io: "input" }) as Record<string, unknown>;
 }

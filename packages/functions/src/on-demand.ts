@@ -1,7 +1,6 @@
 // `onDemand`: the console events of contract §4 (AWS console "Test", or `aws lambda invoke`). The event
-// is validated by @middy/validator against the JSON Schema generated from core's zod schema before
-// anything runs; a bad event fails naming the field, with no side effect. Each action returns what the
-// CLI prints with `--json`:
+// is validated with core's zod schema before anything runs; a bad event fails naming the field, with no
+// side effect. Each action returns what the CLI prints with `--json`:
 //   backup          → `backup [--wait|--no-wait]` (`wait` defaults to false here; waiting is bounded by
 //                     the function's remaining time)
 //   ls              → `ls [--app]`
@@ -11,11 +10,7 @@
 //   config-download → `config-download --app`
 import { saveManualKotsConfig } from "@kots-backup/adapters/export/engine";
 import type { Runtime } from "@kots-backup/adapters/runtime/index";
-import {
-  type OnDemandEvent,
-  onDemandEventJsonSchema,
-  parseOnDemandEvent,
-} from "@kots-backup/core/on-demand-event";
+import { type OnDemandEvent, parseOnDemandEvent } from "@kots-backup/core/on-demand-event";
 import {
   checkBackupInput,
   listBackups,
@@ -118,5 +113,5 @@ export const handler = lambdaHandler<OnDemandEvent, Result>(
       await runtime.close();
     }
   },
-  { middlewares: validateEvent(onDemandEventJsonSchema(), parseOnDemandEvent) },
+  { middlewares: validateEvent(parseOnDemandEvent) },
 );

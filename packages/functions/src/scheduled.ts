@@ -5,11 +5,7 @@
 // nothing returns its outcome (`skipped`, `claimed-elsewhere`) instead. Reconcile follows the backup.
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { InputError } from "@kots-backup/core";
-import {
-  parseScheduledEvent,
-  type ScheduledEvent,
-  scheduledEventJsonSchema,
-} from "@kots-backup/core/on-demand-event";
+import { parseScheduledEvent, type ScheduledEvent } from "@kots-backup/core/on-demand-event";
 import { runBackup } from "@kots-backup/core/usecases/index";
 import { deployment } from "./config-delivery.ts";
 import { lambdaHandler } from "./lib/handler.ts";
@@ -75,5 +71,5 @@ export const handler = lambdaHandler<ScheduledEvent, Record<string, unknown>>(
       await runtime.close();
     }
   },
-  { middlewares: validateEvent(scheduledEventJsonSchema(), parseScheduledEvent) },
+  { middlewares: validateEvent(parseScheduledEvent) },
 );

@@ -1,19 +1,20 @@
-// A thin wrapper over @kubernetes/client-node: the calls kots-backup makes, each named as
-// `verb resource in namespace` so a refusal says which RBAC rule is missing, with client-node's
-// errors mapped once (errors.ts) and reads retried (retry.ts) on 429, 5xx and broken connections.
-import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type V1ConfigMap,
-  type V1Deployment,
-  type V1Pod,
-  type V1Secret,
-  Watch,
-} from "@kubernetes/client-node";
+// A thin client for the Kubernetes API calls kots-backup makes, each named as `verb resource in
+// namespace` so a refusal says which RBAC rule is missing, with errors mapped once (errors.ts) and reads
+// retried (retry.ts) on 429, 5xx and broken connections.
+//
+// Requests go out through transport.ts (node:https with client-node's KubeConfig TLS settings and
+// credentials) rather than client-node's generated API classes: those, the ~760 model classes their
+// deserializer needs and the private undici they send with are ~2 MB of a Lambda bundle to load at every
+// cold start, for a handful of endpoints. Non-2xx answers still fail with client-node's ApiException
+// (`code`, `body`, `headers`), as from those classes; objects come back as the API server's JSON
+// (timestamps stay strings), typed below by the fields kots-backup reads.
+import { STATUS_CODES } from "node:http";
+import { createInterface } from "node:readline";
+import { ApiException } from "@kubernetes/client-node/dist/gen/apis/exception.js";
 import { type RetryInfo, type RetryPolicy, withRetry } from "../retry.ts";
 import type { KubeConnection } from "./connection.ts";
 import { classifyKubeFailure, KubeApiError, type KubeOperation, mapKubeError } from "./errors.ts";
+import { flatHeaders, type KubeQuery, openKubeRequest, readText } from "./transport.ts";
 
 export interface CustomResource {
   group: string;
@@ -39,28 +40,81 @@ export interface KubeApiOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Told about every retry (for logs: no secrets in it). */
   onRetry?: (op: KubeOperation, info: RetryInfo) => void;
+  /** A watch idle this long ends with `watch-idle` (default 30 s, as client-node's Watch). */
+  watchIdleMs?: number;
 }
 
 /** The page size used for lists that may be long (Velero Backups): the kubectl default. */
 export const LIST_PAGE_SIZE = 500;
 
+/** An object's metadata, as far as kots-backup reads it. */
+export interface KubeObjectMeta {
+  name?: string;
+  namespace?: string;
+  /** RFC 3339, set once the object is being deleted. */
+  deletionTimestamp?: string;
+  resourceVersion?: string;
+}
+
+export interface KubePod {
+  metadata?: KubeObjectMeta;
+  status?: { phase?: string };
+}
+
+export interface KubeSecret {
+  metadata?: KubeObjectMeta;
+  /** Base64 values. */
+  data?: Record<string, string>;
+}
+
+export interface KubeConfigMap {
+  metadata?: KubeObjectMeta;
+  data?: Record<string, string>;
+}
+
+export interface KubeDeployment {
+  metadata?: KubeObjectMeta;
+}
+
+interface KubeList<T> {
+  items?: T[];
+  metadata?: { continue?: string; resourceVersion?: string };
+}
+
+/** client-node's Watch ends a watch after this long without a byte (then it is watched again). */
+const WATCH_IDLE_MS = 30_000;
+
 function resourceName(r: CustomResource): string {
   return `${r.plural}.${r.group}`;
 }
 
+function customPath(r: CustomResource, namespace: string, name?: string): string {
+  const collection = `/apis/${encodeURIComponent(r.group)}/${encodeURIComponent(r.version)}/namespaces/${encodeURIComponent(namespace)}/${encodeURIComponent(r.plural)}`;
+  return name === undefined ? collection : `${collection}/${encodeURIComponent(name)}`;
+}
+
 export class KubeApi {
   readonly connection: KubeConnection;
-  readonly core: CoreV1Api;
-  readonly apps: AppsV1Api;
-  readonly custom: CustomObjectsApi;
   readonly #options: KubeApiOptions;
 
   constructor(connection: KubeConnection, options: KubeApiOptions = {}) {
     this.connection = connection;
-    this.core = connection.kubeConfig.makeApiClient(CoreV1Api);
-    this.apps = connection.kubeConfig.makeApiClient(AppsV1Api);
-    this.custom = connection.kubeConfig.makeApiClient(CustomObjectsApi);
     this.#options = options;
+  }
+
+  /**
+   * One request to the API server, authenticated by the connection's KubeConfig. Resolves to the parsed
+   * JSON of a 2xx answer; rejects with client-node's ApiException (`code`, `body`, `headers`) otherwise,
+   * or with the network error when there was no answer. Not retried, errors not mapped: see `call`.
+   */
+  async request<T>(method: "GET" | "POST", path: string, query: KubeQuery = {}, body?: unknown): Promise<T> {
+    const exchange = await openKubeRequest(this.connection.kubeConfig, { method, path, query, body });
+    const status = exchange.response.statusCode ?? 0;
+    const headers = flatHeaders(exchange.response.headers);
+    const text = await readText(exchange);
+    if (status >= 200 && status <= 299) return JSON.parse(text) as T;
+    if (status === 401) throw new ApiException(status, "Unauthorized", undefined, headers);
+    throw new ApiException(status, "Unknown API Status Code!", text, headers);
   }
 
   get server(): string {
@@ -93,35 +147,43 @@ export class KubeApi {
     }
   }
 
-  listPods(namespace: string, labelSelector: string): Promise<V1Pod[]> {
+  listPods(namespace: string, labelSelector: string): Promise<KubePod[]> {
     return this.call({ verb: "list", resource: "pods", namespace }, async () => {
-      return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
+      const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
+      return (await this.request<KubeList<KubePod>>("GET", path, { labelSelector })).items ?? [];
     });
   }
 
-  getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {
+  getSecret(namespace: string, name: string): Promise<KubeSecret | undefined> {
     return this.callOptional({ verb: "get", resource: "secrets", namespace, name }, () =>
-      this.core.readNamespacedSecret({ namespace, name }),
+      this.request<KubeSecret>(
+        "GET",
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`,
+      ),
     );
   }
 
-  getConfigMap(namespace: string, name: string): Promise<V1ConfigMap | undefined> {
+  getConfigMap(namespace: string, name: string): Promise<KubeConfigMap | undefined> {
     return this.callOptional({ verb: "get", resource: "configmaps", namespace, name }, () =>
-      this.core.readNamespacedConfigMap({ namespace, name }),
+      this.request<KubeConfigMap>(
+        "GET",
+        `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps/${encodeURIComponent(name)}`,
+      ),
     );
   }
 
   /** Deployments named `name`, in `namespace` or (undefined) cluster-wide. */
-  listDeploymentsNamed(name: string, namespace?: string): Promise<V1Deployment[]> {
+  listDeploymentsNamed(name: string, namespace?: string): Promise<KubeDeployment[]> {
     const fieldSelector = `metadata.name=${name}`;
     return this.call(
       { verb: "list", resource: "deployments.apps", ...(namespace ? { namespace } : {}) },
       async () => {
-        const list = namespace
-          ? await this.apps.listNamespacedDeployment({ namespace, fieldSelector })
-          : await this.apps.listDeploymentForAllNamespaces({ fieldSelector });
+        const path = namespace
+          ? `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments`
+          : "/apis/apps/v1/deployments";
+        const list = await this.request<KubeList<KubeDeployment>>("GET", path, { fieldSelector });
         // The field selector is an optimisation: filter again in case a server ignores it.
-        return list.items.filter((d) => d.metadata?.name === name);
+        return (list.items ?? []).filter((d) => d.metadata?.name === name);
       },
     );
   }
@@ -133,14 +195,12 @@ export class KubeApi {
     options: { limit?: number; continue?: string; labelSelector?: string; fieldSelector?: string } = {},
   ): Promise<ListPage<T>> {
     return this.call({ verb: "list", resource: resourceName(resource), namespace }, async () => {
-      const list = (await this.custom.listNamespacedCustomObject({
-        ...resource,
-        namespace,
-        ...(options.limit === undefined ? {} : { limit: options.limit }),
-        ...(options.continue === undefined ? {} : { _continue: options.continue }),
-        ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
-        ...(options.fieldSelector === undefined ? {} : { fieldSelector: options.fieldSelector }),
-      })) as { items?: T[]; metadata?: { continue?: string; resourceVersion?: string } };
+      const list = await this.request<KubeList<T>>("GET", customPath(resource, namespace), {
+        continue: options.continue,
+        fieldSelector: options.fieldSelector,
+        labelSelector: options.labelSelector,
+        limit: options.limit,
+      });
       const page: ListPage<T> = { items: list.items ?? [] };
       if (list.metadata?.continue) page.continue = list.metadata.continue;
       if (list.metadata?.resourceVersion) page.resourceVersion = list.metadata.resourceVersion;
@@ -170,14 +230,20 @@ export class KubeApi {
   }
 
   getCustom<T>(resource: CustomResource, namespace: string, name: string): Promise<T | undefined> {
-    return this.callOptional({ verb: "get", resource: resourceName(resource), namespace, name }, async () => {
-      return (await this.custom.getNamespacedCustomObject({ ...resource, namespace, name })) as T;
-    });
+    return this.callOptional({ verb: "get", resource: resourceName(resource), namespace, name }, () =>
+      this.request<T>("GET", customPath(resource, namespace, name)),
+    );
+  }
+
+  /** Creates a namespaced custom object; `op` names the call (creates are not idempotent: never retried). */
+  createCustom<T>(resource: CustomResource, namespace: string, body: unknown, op: KubeOperation): Promise<T> {
+    return this.call(op, () => this.request<T>("POST", customPath(resource, namespace), {}, body));
   }
 
   /**
-   * Watches one named object of a custom resource until `done` is called or the server closes the
-   * stream. Resolves to an abort function. Errors (including the initial response) reach `onEnd`.
+   * Watches one named object of a custom resource until the returned abort function is called or the
+   * server closes the stream, as client-node's Watch does (bookmarks allowed; a watch idle for 30 s ends
+   * with `watch-idle`). Errors (including the initial response) reach `onEnd`, once.
    */
   async watchCustomNamed<T>(
     resource: CustomResource,
@@ -188,27 +254,58 @@ export class KubeApi {
     resourceVersion?: string,
   ): Promise<() => void> {
     const op: KubeOperation = { verb: "watch", resource: resourceName(resource), namespace, name };
-    const watch = new Watch(this.connection.kubeConfig);
-    const path = `/apis/${resource.group}/${resource.version}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}`;
+    const controller = new AbortController();
+    let ended = false;
+    const end = (error?: unknown) => {
+      if (ended) return;
+      ended = true;
+      controller.abort();
+      if (!error) onEnd(undefined);
+      else if ((error as { name?: unknown }).name === "TimeoutError") {
+        onEnd(new KubeApiError("watch-idle", `watch on ${name} was idle and ended`, op));
+      } else onEnd(mapKubeError(error, op, this.server));
+    };
     try {
-      const controller = await watch.watch(
-        path,
-        {
+      const exchange = await openKubeRequest(this.connection.kubeConfig, {
+        method: "GET",
+        path: customPath(resource, namespace),
+        query: {
+          watch: true,
           fieldSelector: `metadata.name=${name}`,
           allowWatchBookmarks: true,
-          ...(resourceVersion ? { resourceVersion } : {}),
+          resourceVersion: resourceVersion || undefined,
         },
-        (type, object) => onEvent(type, object as T),
-        (error) => {
-          if ((error as { name?: unknown } | null)?.name === "TimeoutError") {
-            onEnd(new KubeApiError("watch-idle", `watch on ${name} was idle and ended`, op));
-          } else onEnd(error ? mapKubeError(error, op, this.server) : undefined);
-        },
-      );
-      return () => controller.abort();
+        idleTimeoutMs: this.#options.watchIdleMs ?? WATCH_IDLE_MS,
+        idleError: () => new DOMException("The operation was aborted due to timeout", "TimeoutError"),
+        signal: controller.signal,
+        streaming: true,
+      });
+      const { response } = exchange;
+      response.on("error", (error) => end(exchange.cutReason() ?? error));
+      if (response.errored) throw exchange.cutReason() ?? response.errored;
+      if (response.statusCode !== 200) {
+        response.resume();
+        const status = response.statusCode ?? 500;
+        throw Object.assign(
+          new Error(response.statusMessage || STATUS_CODES[status] || "Internal Server Error"),
+          { statusCode: status },
+        );
+      }
+      const lines = createInterface({ input: response, crlfDelay: Number.POSITIVE_INFINITY });
+      lines.on("line", (line) => {
+        if (ended) return;
+        // As client-node's Watch: a line that is not an event (or that onEvent throws on) is skipped.
+        try {
+          const event = JSON.parse(line) as { type: string; object: T };
+          onEvent(event.type, event.object);
+        } catch {}
+      });
+      // readline re-emits the response's errors (handled above); a listener keeps them from being thrown.
+      lines.on("error", (error) => end(exchange.cutReason() ?? error));
+      lines.on("close", () => end());
     } catch (error) {
-      onEnd(mapKubeError(error, op, this.server));
-      return () => {};
+      end(error);
     }
+    return () => controller.abort();
   }
 }

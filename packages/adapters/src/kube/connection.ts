@@ -8,7 +8,10 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { STSClient } from "@aws-sdk/client-sts";
 import { EnvironmentError, InputError } from "@kots-backup/core";
-import { type Cluster, KubeConfig, type User } from "@kubernetes/client-node";
+// From its module rather than the package index: the index also loads every generated API and model
+// class (see kube/api.ts), which nothing here needs.
+import { KubeConfig } from "@kubernetes/client-node/dist/config.js";
+import type { Cluster, User } from "@kubernetes/client-node/dist/config_types.js";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { Secret } from "../secrets/secret.ts";
 

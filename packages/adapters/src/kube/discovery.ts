@@ -7,8 +7,7 @@
 // - the BackupStorageLocation named `default` there, and its phase.
 // Each failure says what was looked for, where, and the fix.
 import { EnvironmentError } from "@kots-backup/core";
-import type { V1Pod } from "@kubernetes/client-node";
-import { type KubeApi, VELERO_BSLS } from "./api.ts";
+import { type KubeApi, type KubePod, VELERO_BSLS } from "./api.ts";
 import { KubeApiError, RBAC_FIX } from "./errors.ts";
 
 export const VELERO_NAMESPACE_CONFIGMAP = "kotsadm-velero-namespace";
@@ -29,7 +28,7 @@ export type VeleroNamespaceSource = "config" | "configmap" | "deployment";
 /** The Running `app=kotsadm` pod's name. */
 export async function findKotsadmPod(api: KubeApi, namespace: string): Promise<string> {
   const pods = await api.listPods(namespace, "app=kotsadm");
-  const running = pods.find((p: V1Pod) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
+  const running = pods.find((p: KubePod) => p.status?.phase === "Running" && !p.metadata?.deletionTimestamp);
   if (running?.metadata?.name) return running.metadata.name;
   const seen = pods.map((p) => `${p.metadata?.name} (${p.status?.phase ?? "unknown"})`).join(", ");
   throw new EnvironmentError(

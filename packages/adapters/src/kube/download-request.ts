@@ -89,21 +89,13 @@ export class KubeDownloadSource implements DownloadSource {
       metadata: { name, namespace: this.#namespace },
       spec: { target: { kind, name: backup } },
     };
-    await this.#api.call(
-      {
-        verb: "create",
-        resource: "downloadrequests.velero.io",
-        namespace: this.#namespace,
-        name,
-        idempotent: false,
-      },
-      () =>
-        this.#api.custom.createNamespacedCustomObject({
-          ...VELERO_DOWNLOAD_REQUESTS,
-          namespace: this.#namespace,
-          body,
-        }),
-    );
+    await this.#api.createCustom(VELERO_DOWNLOAD_REQUESTS, this.#namespace, body, {
+      verb: "create",
+      resource: "downloadrequests.velero.io",
+      namespace: this.#namespace,
+      name,
+      idempotent: false,
+    });
     const timeoutMs = this.#options.timeoutMs ?? 60_000;
     const wait = this.#options.sleep ?? defaultSleep;
     const started = Date.now();

@@ -2,8 +2,11 @@
 // own Kubernetes port-forward WebSocket (`pods/portforward`), as `kubectl port-forward` does. HTTP
 // clients then talk to `http://127.0.0.1:<port>` as if it were the pod.
 import { createServer, type Server, type Socket } from "node:net";
-import { Writable } from "node:stream";
-import { PortForward } from "@kubernetes/client-node";
+import { type Readable, Writable } from "node:stream";
+// client-node's own WebSocket handling (KubeConfig TLS and authentication, channel protocols), from its
+// module: the package's PortForward class would also bring in its generated Core/Apps API clients and
+// every model class (~1.2 MB of a Lambda bundle) for methods that look pods up, which this never calls.
+import { WebSocketHandler } from "@kubernetes/client-node/dist/web-socket-handler.js";
 import { networkErrorCode } from "../retry.ts";
 import type { KubeConnection } from "./connection.ts";
 import { KubeApiError, type KubeOperation, mapKubeError, RBAC_FIX } from "./errors.ts";
@@ -59,13 +62,40 @@ export function mapPortForwardError(
   );
 }
 
+/**
+ * One tunnel to `pod`:`port`, as client-node's `PortForward.portForward` opens it (single port, no
+ * reconnection, disconnecting on an unexpected channel): stream 0 carries the data, stream 1 the pod's
+ * errors, each prefixed once by the port number.
+ */
+async function forwardOnce(
+  handler: WebSocketHandler,
+  namespace: string,
+  pod: string,
+  port: number,
+  output: Writable,
+  errors: Writable,
+  input: Readable,
+) {
+  const path = `/api/v1/namespaces/${namespace}/pods/${pod}/portforward?${new URLSearchParams({ ports: String(port) })}`;
+  const needsPortNumber = [true, true];
+  const ws = await handler.connect(path, null, (stream, data) => {
+    if (stream >= 2) return false;
+    const chunk = needsPortNumber[stream] ? data.subarray(2) : data;
+    needsPortNumber[stream] = false;
+    (stream === 1 ? errors : output).write(chunk);
+    return true;
+  });
+  WebSocketHandler.handleStandardInput(ws, input, 0);
+  return ws;
+}
+
 export async function openPortForward(
   connection: KubeConnection,
   namespace: string,
   pod: string,
   port: number,
 ): Promise<PortForwardHandle> {
-  const forward = new PortForward(connection.kubeConfig);
+  const handler = new WebSocketHandler(connection.kubeConfig);
   let last: KubeApiError | undefined;
   const sockets = new Set<Socket>();
   const closers = new Set<() => void>();
@@ -87,8 +117,7 @@ export async function openPortForward(
         callback();
       },
     });
-    forward
-      .portForward(namespace, pod, [port], socket, errors, socket)
+    forwardOnce(handler, namespace, pod, port, socket, errors, socket)
       .then((ws) => {
         const webSocket = ws as unknown as {
           close(): void;
