@@ -4,7 +4,9 @@
 // secrets, bus and queue it uses. Links carry only values: the deployment linkable (config + resource
 // names, no IAM) and the sst.Secrets the function reads (no IAM).
 import { type Alerting, METRICS_NAMESPACE, SERVICE_NAME } from "./alerting.ts";
+import { BUNDLE_PLUGINS_FILE, ESBUILD_OPTIONS } from "./bundling.ts";
 import type { DeploySettings } from "./config.ts";
+import { NODE_OPTIONS } from "./node-options.ts";
 import { FUNCTION_NAMES, FUNCTION_SPECS, type FunctionName, functionPermissions } from "./permissions.ts";
 import type { Secrets } from "./secrets.ts";
 import type { Storage } from "./storage.ts";
@@ -85,9 +87,14 @@ export function createFunctions({ settings, storage, alerting, secrets }: Create
       environment: {
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
-        NODE_OPTIONS: "--enable-source-maps",
+        NODE_OPTIONS,
       },
-      nodejs: { sourcemap: true },
+      // Bundled as scripts/bundle-size.ts measures it (infra/bundling.ts): minified (said explicitly, not
+      // left to SST's default), ESM builds of the dependencies, the esbuild plugins of that file. No
+      // `sourcemap: true`: that packages the map (~7.5 MB, 1.7 MB zipped), which --enable-source-maps
+      // reads at every cold start (+55–100 ms) and which takes the zip past 1 MB; left unset, SST uploads
+      // it to its bootstrap bucket (for the console) instead.
+      nodejs: { minify: true, esbuild: ESBUILD_OPTIONS, plugins: BUNDLE_PLUGINS_FILE },
       transform: {
         function: (args) => {
           // Async invocations that still fail after the retries are kept, not dropped.

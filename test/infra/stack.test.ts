@@ -5,7 +5,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { BUNDLE_PLUGINS_FILE, ESBUILD_OPTIONS } from "../../infra/bundling.ts";
 import { CONFIG_PATH_ENV, deploySettings } from "../../infra/config.ts";
+import { NODE_OPTIONS } from "../../infra/node-options.ts";
 import { functionPermissions } from "../../infra/permissions.ts";
 import {
   ACCOUNT,
@@ -125,6 +127,22 @@ describe("the stack from sst.config.ts", () => {
       OnDemand: ["packages/functions/src/on-demand.handler", "nodejs24.x", "900 seconds", "1024 MB"],
       Notify: ["packages/functions/src/notify.handler", "nodejs24.x", "60 seconds", "256 MB"],
     });
+  });
+
+  it("runs every function with the deployments' Node options (infra/node-options.ts)", () => {
+    for (const [name, f] of fns) {
+      expect((f.args.environment as Record<string, string>)["NODE_OPTIONS"], name).toBe(NODE_OPTIONS);
+    }
+  });
+
+  it("bundles every function as scripts/bundle-size.ts measures it (infra/bundling.ts)", () => {
+    for (const [name, f] of fns) {
+      expect(f.args.nodejs, name).toEqual({
+        minify: true,
+        esbuild: ESBUILD_OPTIONS,
+        plugins: BUNDLE_PLUGINS_FILE,
+      });
+    }
   });
 
   it("links only values (the deployment and the secrets each reads), never the bucket, bus or topic", () => {
