@@ -25,6 +25,7 @@ import {
   isKotsBackupError,
   type KotsBackupEvent,
   type KotsCluster,
+  type ObjectInfo,
   type ObjectStore,
   ProblemError,
   type WrittenObject,
@@ -358,8 +359,11 @@ async function runExport(
   // 2. Scope.
   const scope = await chooseScope(request.scope ?? "auto", deps, name, log);
 
-  // 3. Plan.
-  const planned = scope === "full" ? await planFull(deps.source!.store, name) : planManifests(name);
+  // 3. Plan (full scope: the source listings and the mirror state at once).
+  const [planned, mirror] =
+    scope === "full"
+      ? await Promise.all([planFull(deps.source!.store, name), loadMirror(deps.source!.store, dest)])
+      : [planManifests(name), undefined];
   for (const item of planned) {
     if (!isAllowedKey(item.destKey) || !item.destKey.startsWith(VELERO_ROOT)) {
       throw new ProblemError(
@@ -388,7 +392,6 @@ async function runExport(
     });
   };
   const objects: ManifestObject[] = [];
-  const mirror = scope === "full" ? await loadMirror(deps.source!.store, dest) : undefined;
   const copyOne = async (item: PlannedObject): Promise<void> => {
     const outcome =
       scope === "full"
@@ -604,46 +607,53 @@ async function chooseScope(
   return "manifests";
 }
 
-/** Every object of the backup, then the repositories (listed, not buffered: keys and sizes only). */
+/** Every object of the backup, then the repositories (keys, sizes and ETags; the three listed at once). */
 async function planFull(source: ObjectStore, name: string): Promise<PlannedObject[]> {
-  const planned: PlannedObject[] = [];
   const backupPrefix = `backups/${name}/`;
-  for await (const info of source.list(backupPrefix)) {
-    planned.push({
+  const [backupObjects, kopia, restic] = await Promise.all([
+    listAll(source, backupPrefix),
+    listAll(source, "kopia/"),
+    listAll(source, "restic/"),
+  ]);
+  return [
+    ...backupObjects.map((info) => ({
       sourceKey: info.key,
       destKey: `${veleroBackupPrefix(name)}${info.key.slice(backupPrefix.length)}`,
       size: info.size,
-    });
-  }
-  for (const repository of ["kopia/", "restic/"]) {
-    for await (const info of source.list(repository)) {
-      planned.push({
-        sourceKey: info.key,
-        destKey: `${VELERO_ROOT}${info.key}`,
-        size: info.size,
-        repository: { sourceEtag: info.etag },
-      });
-    }
-  }
-  return planned;
+    })),
+    ...[...kopia, ...restic].map((info) => ({
+      sourceKey: info.key,
+      destKey: `${VELERO_ROOT}${info.key}`,
+      size: info.size,
+      repository: { sourceEtag: info.etag },
+    })),
+  ];
+}
+
+async function listAll(store: ObjectStore, prefix: string): Promise<ObjectInfo[]> {
+  const found: ObjectInfo[] = [];
+  for await (const info of store.list(prefix)) found.push(info);
+  return found;
 }
 
 async function loadMirror(source: ObjectStore, dest: ObjectStore): Promise<MirrorState> {
   const key = mirrorIndexKey(source.location);
-  let previous: MirrorIndex["objects"] = {};
-  try {
-    if (await dest.head(key)) {
+  const readPrevious = async (): Promise<MirrorIndex["objects"]> => {
+    try {
+      if (!(await dest.head(key))) return {};
       const text = (await readSmall(dest, key, 512 * 1024 * 1024))?.toString("utf8");
-      previous = (text ? parseMirrorIndex(JSON.parse(text), source.location) : undefined)?.objects ?? {};
+      return (text ? parseMirrorIndex(JSON.parse(text), source.location) : undefined)?.objects ?? {};
+    } catch {
+      return {}; // a cache: unreadable means the slow path
     }
-  } catch {
-    previous = {}; // a cache: unreadable means the slow path
-  }
+  };
+  const [previous, kopia, restic] = await Promise.all([
+    readPrevious(),
+    listAll(dest, `${VELERO_ROOT}kopia/`),
+    listAll(dest, `${VELERO_ROOT}restic/`),
+  ]);
   const listing = new Map<string, { size: number; etag: string }>();
-  for (const folder of ["kopia/", "restic/"]) {
-    for await (const info of dest.list(`${VELERO_ROOT}${folder}`))
-      listing.set(info.key, { size: info.size, etag: info.etag });
-  }
+  for (const info of [...kopia, ...restic]) listing.set(info.key, { size: info.size, etag: info.etag });
   return { key, source: source.location, previous, dest: listing, verified: new Map() };
 }
 
