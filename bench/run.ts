@@ -214,7 +214,7 @@ try {
         "",
         "kots-backup's row is the real engine (`exportBackup`, full scope, streamed path: the BSL on another",
         "endpoint or account) exporting a backup whose repository holds the one big blob: GET → SHA-256 while",
-        "streaming → multipart upload (8 MiB parts from a pool of 5 reusable buffers, 4 in flight, each part's",
+        "streaming → multipart upload (8 MiB parts from a pool of 4 reusable buffers, 3 in flight, each part's",
         "CRC-32 computed once and checked by S3) → S3's FULL_OBJECT CRC-32 of the copy compared with the one",
         "combined from the parts' (HEAD) → manifest. Its time is the whole `exportBackup` call. The ceiling",
         "uses lib-storage's `Upload` with the SDK's checksums off. Each row is one fresh process; peak RSS is",

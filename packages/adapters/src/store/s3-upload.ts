@@ -17,7 +17,11 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { ProblemError } from "@kots-backup/core";
 import { crc32Base64, crc32Combine } from "./hashing.ts";
+
+/** S3's most parts in one multipart upload. */
+export const MAX_PARTS = 10_000;
 
 /**
  * Part buffers shared by a store's uploads: at most `max` exist, so memory is bounded whatever the
@@ -164,6 +168,13 @@ export async function uploadMultipart(target: MultipartTarget, reader: PartReade
     for (let partNumber = 1; ; partNumber++) {
       while (inFlight.size >= target.queueSize) await Promise.race(inFlight);
       if (failures.length > 0) throw failures[0];
+      if (partNumber > MAX_PARTS) {
+        throw new ProblemError(
+          "object-too-large",
+          `${Key}: more than ${MAX_PARTS} parts of ${buffers.size / 1024 / 1024} MiB, S3's limit for one upload`,
+          { fix: "raise the store's partSize for objects this large" },
+        );
+      }
       const buffer = await buffers.acquire();
       let length: number;
       try {

@@ -4,7 +4,7 @@
 //   - Buffer/string bodies: one PutObject with ChecksumAlgorithm SHA256 + ChecksumSHA256 (S3 verifies
 //     the bytes against it) and metadata `x-amz-meta-sha256` (hex).
 //   - Readable bodies that end within one part (8 MiB): read into memory, then written as a buffer.
-//   - Longer Readable bodies: a multipart upload (s3-upload.ts: 8 MiB parts, 4 in flight, from a
+//   - Longer Readable bodies: a multipart upload (s3-upload.ts: 8 MiB parts, 3 in flight, from a
 //     pool of part buffers shared by the store's uploads: memory stays flat whatever the object
 //     sizes), ChecksumType FULL_OBJECT CRC32: S3 verifies every part's CRC-32 and states the whole
 //     object's, which `put` also returns (`crc32`), so the object can be verified without reading
@@ -60,13 +60,12 @@ import {
 import { ChecksumMismatchError, NotFoundError, PreconditionFailedError } from "./errors.ts";
 import { Sha256Meter, sha256Hex } from "./hashing.ts";
 import { checkKey, checkPrefix, isSha256Hex } from "./keys.ts";
-import { PartBuffers, PartReader, type UploadedObject, uploadMultipart } from "./s3-upload.ts";
+import { MAX_PARTS, PartBuffers, PartReader, type UploadedObject, uploadMultipart } from "./s3-upload.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 /** Largest object CopyObject copies in one request. */
 export const MAX_COPY_OBJECT_SIZE = 5 * GiB;
-const MAX_PARTS = 10_000;
 const MIN_PART_SIZE = 5 * MiB;
 const MAX_PART_SIZE = 5 * GiB;
 /** The metadata key (`x-amz-meta-sha256`) holding the hex SHA-256 of the whole object. */
@@ -79,7 +78,7 @@ export interface S3StoreOptions {
   client: S3Client;
   /** Part size of streamed uploads (default 8 MiB, minimum 5 MiB). */
   partSize?: number;
-  /** Parts uploaded in parallel for streamed uploads (default 4). */
+  /** Parts uploaded in parallel for streamed uploads (default 3: with the part being filled, 32 MiB of buffers). */
   queueSize?: number;
 }
 
@@ -135,7 +134,7 @@ export class S3Store implements ObjectStore {
     this.prefix = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
     this.client = options.client;
     this.partSize = Math.max(MIN_PART_SIZE, options.partSize ?? 8 * MiB);
-    this.queueSize = Math.max(1, options.queueSize ?? 4);
+    this.queueSize = Math.max(1, options.queueSize ?? 3);
     this.partBuffers = new PartBuffers(this.partSize, this.queueSize + 1);
     this.location = `s3://${this.bucket}${this.prefix === "" ? "" : `/${this.prefix.slice(0, -1)}`}`;
   }
