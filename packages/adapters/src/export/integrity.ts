@@ -12,9 +12,10 @@
 //                    computed and validated on the bytes it received (single-part PutObject). A
 //                    multipart upload has no full-object SHA-256; it is made with ChecksumType
 //                    FULL_OBJECT CRC32, so S3 states a CRC-32 of the whole object, compared with the
-//                    CRC-32 of the same bytes computed while streaming them (the ones that hashed to
-//                    the source hash). When the destination states neither, the object is read back
-//                    and hashed. Local folder and memory stores: always read back and hashed.
+//                    CRC-32 this process computed over the parts it sent (the bytes that hashed to
+//                    the source hash; store/s3-upload.ts). When the destination states neither, the
+//                    object is read back and hashed. Local folder and memory stores: always read
+//                    back and hashed.
 //   server-side single-part (CopyObject ≤ 5 GiB, same endpoint and account):
 //     source hash  = the source's full-object SHA-256 checksum when S3 states one (Velero's AWS plugin
 //                    with BSL config `checksumAlgorithm: SHA256`), else the source is read and hashed
