@@ -2,6 +2,7 @@
 import { createCipheriv, createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { crc32 } from "node:zlib";
+import { crc32Base64 } from "@kots-backup/adapters/store/hashing";
 
 export const MiB = 1024 * 1024;
 
@@ -31,15 +32,10 @@ export function generated(
       }
     }
   }
-  const crc32Base64 = () => {
-    const bytes = Buffer.alloc(4);
-    bytes.writeUInt32BE(crc);
-    return bytes.toString("base64");
-  };
   let digest: string | undefined;
   const sha256 = () => {
     digest ??= hash.digest("hex");
     return digest;
   };
-  return { stream: Readable.from(chunks()), sha256, crc32Base64 };
+  return { stream: Readable.from(chunks()), sha256, crc32Base64: () => crc32Base64(crc) };
 }
