@@ -122,15 +122,19 @@ export class PartReader {
   }
 }
 
-export interface MultipartTarget {
-  client: S3Client;
+/** What every write of one object states: where, content type, tags, preconditions. */
+export interface WriteParams {
   Bucket: string;
   Key: string;
-  ContentType?: string | undefined;
-  Tagging?: string | undefined;
-  Metadata?: Record<string, string> | undefined;
-  IfNoneMatch?: string | undefined;
-  IfMatch?: string | undefined;
+  ContentType: string | undefined;
+  Tagging: string | undefined;
+  IfNoneMatch: string | undefined;
+  IfMatch: string | undefined;
+}
+
+export interface MultipartTarget extends WriteParams {
+  client: S3Client;
+  Metadata: Record<string, string> | undefined;
   buffers: PartBuffers;
   queueSize: number;
 }

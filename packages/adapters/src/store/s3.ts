@@ -60,7 +60,14 @@ import {
 import { ChecksumMismatchError, NotFoundError, PreconditionFailedError } from "./errors.ts";
 import { Sha256Meter, sha256Hex } from "./hashing.ts";
 import { checkKey, checkPrefix, isSha256Hex } from "./keys.ts";
-import { MAX_PARTS, PartBuffers, PartReader, type UploadedObject, uploadMultipart } from "./s3-upload.ts";
+import {
+  MAX_PARTS,
+  PartBuffers,
+  PartReader,
+  type UploadedObject,
+  uploadMultipart,
+  type WriteParams,
+} from "./s3-upload.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -80,16 +87,6 @@ export interface S3StoreOptions {
   partSize?: number;
   /** Parts uploaded in parallel for streamed uploads (default 3: with the part being filled, 32 MiB of buffers). */
   queueSize?: number;
-}
-
-/** What every write of one object states: where, content type, tags, preconditions. */
-interface WriteParams {
-  Bucket: string;
-  Key: string;
-  ContentType: string | undefined;
-  Tagging: string | undefined;
-  IfNoneMatch: string | undefined;
-  IfMatch: string | undefined;
 }
 
 export interface S3CopyOptions {
