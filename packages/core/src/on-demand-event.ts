@@ -1,7 +1,6 @@
 // The Lambda events of contract §4, as one zod schema each, strict everywhere (an unknown key is an
 // error). The functions validate events with `parseOnDemandEvent` / `parseScheduledEvent` before any side
-// effect (packages/functions/src/lib/validation.ts): a rejection is an InputError naming the field. The
-// JSON Schemas generated here (`onDemandEventJsonSchema`) describe the same events for other tools.
+// effect (packages/functions/src/lib/validation.ts): a rejection is an InputError naming the field.
 import { z } from "zod";
 import { formatPath } from "./config.ts";
 import { InputError } from "./errors.ts";
@@ -77,16 +76,6 @@ export const ScheduledEventSchema = z
   .meta({ title: "kots-backup scheduled event (contract §4)" });
 
 export type ScheduledEvent = z.output<typeof ScheduledEventSchema>;
-
-/** The JSON Schema of on-demand events (draft 2020-12). */
-export function onDemandEventJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(OnDemandEventSchema, { io: "input" }) as Record<string, unknown>;
-}
-
-/** The JSON Schema of scheduled events (draft 2020-12). */
-export function scheduledEventJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(ScheduledEventSchema, { io: "input" }) as Record<string, unknown>;
-}
 
 function valueAt(input: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   let value = input;
