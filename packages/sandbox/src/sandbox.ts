@@ -44,7 +44,7 @@ export interface SandboxOptions {
   bslPhase?: "Available" | "Unavailable";
   /** RBAC manifest text for the kots-backup service account. Default: deploy/rbac.yaml. */
   rbacYaml?: string;
-  /** Directory of the Velero CRD YAMLs. Default: shared/fixtures/velero-crds next to the repo. */
+  /** Directory of the Velero CRD YAMLs. Default: the vendored packages/sandbox/fixtures/velero-crds. */
   crdDirectory?: string;
   /** kotsadm image recorded in backups. */
   kotsadmImage?: string;

@@ -1,5 +1,6 @@
-// Velero's CustomResourceDefinitions, loaded at run time from the shared fixtures, give both the
-// resource types (plural, kind, scope) and the openAPIV3Schema every write is validated against.
+// Velero's CustomResourceDefinitions, vendored in packages/sandbox/fixtures/velero-crds (v1.18.1; source in
+// its README), give both the resource types (plural, kind, scope) and the openAPIV3Schema every write is
+// validated against.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { EnvironmentError } from "@kots-backup/core";
@@ -9,9 +10,9 @@ import type { KubeObject } from "./objects.ts";
 import { groupResource, type ResourceType } from "./resources.ts";
 import { invalid } from "./status.ts";
 
-/** /work/shared/fixtures/velero-crds: `shared/` is a sibling of the repository. */
+/** The CRDs vendored with the sandbox (Velero v1.18.1). */
 export const defaultCrdDirectory = fileURLToPath(
-  new URL("../../../../../shared/fixtures/velero-crds/", import.meta.url),
+  new URL("../../fixtures/velero-crds/", import.meta.url),
 );
 
 export interface LoadedCrds {
@@ -37,7 +38,7 @@ interface CrdDocument {
 export function loadCrds(directory: string = defaultCrdDirectory): LoadedCrds {
   if (!existsSync(directory)) {
     throw new EnvironmentError("sandbox-crds-missing", `Velero CRDs not found at ${directory}`, {
-      fix: "the sandbox reads shared/fixtures/velero-crds next to the repository; restore that folder",
+      fix: "the sandbox reads packages/sandbox/fixtures/velero-crds; restore that folder from git",
     });
   }
   const files = readdirSync(directory).filter((f) => f.endsWith(".yaml"));
