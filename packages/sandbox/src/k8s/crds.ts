@@ -11,9 +11,7 @@ import { groupResource, type ResourceType } from "./resources.ts";
 import { invalid } from "./status.ts";
 
 /** The CRDs vendored with the sandbox (Velero v1.18.1). */
-export const defaultCrdDirectory = fileURLToPath(
-  new URL("../../fixtures/velero-crds/", import.meta.url),
-);
+export const defaultCrdDirectory = fileURLToPath(new URL("../../fixtures/velero-crds/", import.meta.url));
 
 export interface LoadedCrds {
   types: ResourceType[];
