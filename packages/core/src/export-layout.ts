@@ -185,8 +185,16 @@ export function parseManifest(input: unknown): ExportManifest {
   );
 }
 
-/** `state/exports/<backup>.json`: an export the Lambda started and the next reconcile run continues. */
+/** `state/exports/<backup>.json`: an export that was asked for and the next reconcile run continues. */
 export const EXPORT_REQUESTS_PREFIX = `${STATE_ROOT}exports/`;
+
+export function exportRequestKey(backup: string): string {
+  return `${EXPORT_REQUESTS_PREFIX}${backup}.json`;
+}
 
 /** `state/followed/<backup>.json`: a backup whose terminal event was emitted (so it is emitted once). */
 export const FOLLOWED_PREFIX = `${STATE_ROOT}followed/`;
+
+export function followedKey(backup: string): string {
+  return `${FOLLOWED_PREFIX}${backup}.json`;
+}

@@ -1,22 +1,26 @@
 // `reconcile`: every 5 minutes (infra/schedules.ts). In order, each step on its own (one failing does not
-// stop the next), and stopping at the graceful signal:
+// stop the next), and stopping at the graceful signal. The decisions are core's (usecases/follow.ts and
+// usecases/reconcile.ts), shared with the local daemon; this handler only wires them:
 //   1. follow the backups kots-backup started for its schedules (slot claims) and put their terminal
 //      events (`Backup Completed` / `Backup Failed`) on the event stream, once each;
 //   2. verify every schedule's freshness and record alert transitions (their `Check Down` / `Check Up`
 //      go on the event stream, where notify pages), then report the `Heartbeat` the dead man's switch
 //      alarm watches;
-//   3. run pending exports, oldest first, in the time left: export requests an on-demand export left
-//      unfinished, then Completed backups of schedules with `export: true` that have no manifest yet.
-//      An export that does not fit is continued by the next run (verified objects are kept).
+//   3. run the pending exports in the time left (export requests, then each exported schedule's newest
+//      exportable backup without a manifest, whoever started it). An export that does not fit is
+//      continued by the next run (verified objects are kept).
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import type { Runtime } from "@kots-backup/adapters/runtime/index";
-import { isKotsBackupError, type ObjectStore } from "@kots-backup/core";
-import { manifestKey } from "@kots-backup/core/export-layout";
-import type { SlotClaim } from "@kots-backup/core/state";
+import { isKotsBackupError } from "@kots-backup/core";
+import { type FollowedBackup, followBackups, followCandidates } from "@kots-backup/core/usecases/follow";
+import { listBackupsWithNames } from "@kots-backup/core/usecases/list-backups";
+import {
+  type ExportJob,
+  type ExportJobOutcome,
+  pendingExports,
+  runExportJobs,
+} from "@kots-backup/core/usecases/reconcile";
 import type { VerifyReport } from "@kots-backup/core/usecases/verify";
-import { phaseOf } from "@kots-backup/core/velero";
-import { type ExportOutcome, exportWithin, finishRequest, pendingRequests } from "./lib/export.ts";
-import { FOLLOW_WINDOW_MS, type FollowedBackup, followClaimedBackups } from "./lib/follow.ts";
+import { exportWithin } from "./lib/export.ts";
 import { type HandlerTools, lambdaHandler } from "./lib/handler.ts";
 import { type LambdaRuntime, lambdaRuntime } from "./lib/runtime.ts";
 import { verifyNow } from "./lib/verify.ts";
@@ -31,70 +35,22 @@ export interface ReconcileSummary {
   stoppedEarly: boolean;
 }
 
-interface ExportJob {
-  backup: string;
-  schedule?: string;
-  scope?: "auto" | "full" | "manifests";
-  includePartiallyFailed?: boolean;
-  /** From an on-demand request record: finished (failed) on a definite input error. */
-  requested: boolean;
-}
-
-/** What is waiting to be exported: unfinished requests first, then scheduled backups with no manifest. */
-async function exportJobs(
-  runtime: Runtime,
-  store: ObjectStore,
-  claims: readonly SlotClaim[],
-): Promise<ExportJob[]> {
-  const jobs = new Map<string, ExportJob>();
-  for (const r of await pendingRequests(store)) {
-    jobs.set(r.backup, {
-      backup: r.backup,
-      requested: true,
-      ...(r.schedule ? { schedule: r.schedule } : {}),
-      ...(r.scope ? { scope: r.scope } : {}),
-      ...(r.includePartiallyFailed !== undefined ? { includePartiallyFailed: r.includePartiallyFailed } : {}),
-    });
-  }
-  const exporting = new Set(runtime.config.schedules.filter((s) => s.export).map((s) => s.name));
-  const since = Date.now() - FOLLOW_WINDOW_MS;
-  const cluster = await runtime.cluster();
-  const accepted = new Set([
-    "Completed",
-    ...(runtime.config.export.includePartiallyFailed ? ["PartiallyFailed"] : []),
-  ]);
-  const recent = claims
-    .filter(
-      (c) =>
-        c.outcome === "started" && c.backup && exporting.has(c.schedule) && Date.parse(c.claimedAt) >= since,
-    )
-    .sort((a, b) => a.slot.localeCompare(b.slot));
-  for (const claim of recent) {
-    const name = claim.backup as string;
-    if (jobs.has(name) || (await store.head(manifestKey(name)))) continue;
-    const backup = await cluster.getBackup(name);
-    if (!backup || !accepted.has(phaseOf(backup))) continue;
-    jobs.set(name, { backup: name, schedule: claim.schedule, requested: false });
-  }
-  return [...jobs.values()];
-}
-
 async function runExports(
   lambda: LambdaRuntime,
-  claims: readonly SlotClaim[],
   tools: HandlerTools,
   summary: ReconcileSummary,
 ): Promise<void> {
   const { runtime } = lambda;
-  const store = await runtime.destination();
-  for (const job of await exportJobs(runtime, store, claims)) {
-    if (tools.signal.aborted) {
-      summary.stoppedEarly = true;
-      return;
-    }
-    let outcome: ExportOutcome;
+  const destination = await runtime.destination();
+  const jobs = await pendingExports(runtime.config.schedules, runtime.config.export, {
+    backups: async () =>
+      listBackupsWithNames({}, { cluster: await runtime.cluster(), claims: await runtime.claims() }),
+    destination,
+  });
+  const run = async (job: ExportJob): Promise<ExportJobOutcome> => {
+    const where = { backup: job.backup, ...(job.schedule ? { schedule: job.schedule } : {}) };
     try {
-      outcome = await exportWithin(
+      const outcome = await exportWithin(
         {
           backup: job.backup,
           ...(job.schedule ? { schedule: job.schedule } : {}),
@@ -108,33 +64,25 @@ async function runExports(
         tools.logger,
         tools.signal,
       );
+      return {
+        ...where,
+        done: outcome.done,
+        ...("verified" in outcome ? { verified: outcome.verified } : {}),
+        ...("error" in outcome ? { error: outcome.error.message } : {}),
+      };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      tools.logger.error(`export of ${job.backup} failed`, { backup: job.backup, reason: message });
-      // A definite input problem (the backup is gone or not exportable) will not change: stop asking.
-      if (job.requested && isKotsBackupError(error) && error.exitCode === 2) {
-        await finishRequest(store, job.backup, "failed");
-      }
-      summary.exports.push({
-        backup: job.backup,
-        ...(job.schedule ? { schedule: job.schedule } : {}),
-        done: false,
-        error: message,
-      });
-      continue;
+      const reason = error instanceof Error ? error.message : String(error);
+      tools.logger.error(`export of ${job.backup} failed`, { backup: job.backup, reason });
+      throw error;
     }
-    summary.exports.push({
-      backup: job.backup,
-      ...(job.schedule ? { schedule: job.schedule } : {}),
-      done: outcome.done,
-      ...("verified" in outcome ? { verified: outcome.verified } : {}),
-      ...("error" in outcome ? { error: outcome.error.message } : {}),
-    });
-    if (!outcome.done) {
-      summary.stoppedEarly = true;
-      return;
-    }
-  }
+  };
+  const { outcomes, stoppedEarly } = await runExportJobs(jobs, run, {
+    destination,
+    now: () => new Date(),
+    signal: tools.signal,
+  });
+  summary.exports.push(...outcomes);
+  if (stoppedEarly) summary.stoppedEarly = true;
 }
 
 function failure(step: ReconcileSummary["errors"][number]["step"], error: unknown) {
@@ -151,17 +99,17 @@ export const handler = lambdaHandler<unknown, ReconcileSummary>(async (_event, t
   const { runtime } = lambda;
   const summary: ReconcileSummary = { followed: [], exports: [], errors: [], stoppedEarly: false };
   try {
-    let claims: SlotClaim[] = [];
     try {
-      claims = await (await runtime.state()).listClaims();
-      summary.followed = await followClaimedBackups({
+      const claims = await (await runtime.state()).listClaims();
+      summary.followed = await followBackups(followCandidates(claims, new Date()), {
         cluster: await runtime.cluster(),
         store: await runtime.destination(),
-        claims,
         emit: async (event) => (await lambda.deliverPort(event)).every((o) => o.ok),
-        logger,
+        now: () => new Date(),
         signal,
       });
+      for (const f of summary.followed.filter((x) => x.outcome === "emitted"))
+        logger.info(`followed ${f.backup}: ${f.phase}`, { ...f });
     } catch (error) {
       summary.errors.push(failure("follow", error));
       logger.error("follow step failed; the next run tries again", { error: error as Error });
@@ -180,7 +128,7 @@ export const handler = lambdaHandler<unknown, ReconcileSummary>(async (_event, t
 
     if (!signal.aborted) {
       try {
-        await runExports(lambda, claims, tools, summary);
+        await runExports(lambda, tools, summary);
       } catch (error) {
         summary.errors.push(failure("exports", error));
         logger.error("exports step failed; the next run tries again", { error: error as Error });

@@ -7,6 +7,7 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { InputError } from "@kots-backup/core";
 import { parseScheduledEvent, type ScheduledEvent } from "@kots-backup/core/on-demand-event";
 import { runBackup } from "@kots-backup/core/usecases/index";
+import { scheduledRun } from "@kots-backup/core/usecases/reconcile";
 import { deployment } from "./config-delivery.ts";
 import { lambdaHandler } from "./lib/handler.ts";
 import { lambdaRuntime, useCaseLog } from "./lib/runtime.ts";
@@ -34,24 +35,13 @@ export const handler = lambdaHandler<ScheduledEvent, Record<string, unknown>>(
     }
     const { runtime, emit } = lambdaRuntime(logger);
     try {
-      const result = await runBackup(
-        {
-          type: schedule.type,
-          ...(schedule.app ? { app: schedule.app } : {}),
-          wait: false,
-          trigger: "schedule",
-          schedule: schedule.name,
-          slot: event.scheduledTime,
-          fields: { app: `schedules.${schedule.name}.app`, type: `schedules.${schedule.name}.type` },
-        },
-        {
-          cluster: await runtime.cluster(),
-          claims: await runtime.claims(),
-          emit,
-          now: () => new Date(),
-          log: useCaseLog(logger),
-        },
-      );
+      const result = await runBackup(scheduledRun(schedule, event.scheduledTime), {
+        cluster: await runtime.cluster(),
+        claims: await runtime.claims(),
+        emit,
+        now: () => new Date(),
+        log: useCaseLog(logger),
+      });
       metrics.addMetric(
         result.outcome === "started" ? "BackupsStarted" : "BackupsNotStarted",
         MetricUnit.Count,

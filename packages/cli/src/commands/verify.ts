@@ -1,7 +1,8 @@
-import { type Channel, channelsFromConfig, deliver } from "@kots-backup/adapters/alerts/index";
+import { type Channel, channelsFromConfig } from "@kots-backup/adapters/alerts/index";
 import { destinationStore } from "@kots-backup/adapters/export/stores";
+import { deliveryPort, verifySources } from "@kots-backup/adapters/runtime/verify-wiring";
 import { StateStore } from "@kots-backup/adapters/state/state-store";
-import { EnvironmentError, ExitCode, isKotsBackupError, type ObjectStore } from "@kots-backup/core";
+import { ExitCode, type ObjectStore } from "@kots-backup/core";
 import {
   type DeliverPort,
   runVerify,
@@ -14,14 +15,6 @@ import { checkRecordStore } from "@kots-backup/core/usecases/verify-state";
 import { type LoadedConfig, loadConfig, openCluster } from "../context.ts";
 import type { Output } from "../output.ts";
 import type { CommandAction, GlobalOptions } from "../program.ts";
-
-/** A cluster that could not even be opened: every read reports the same environment problem. */
-function unreachableCluster(name: string, namespace: string, error: unknown): VerifySources["cluster"] {
-  const fail = async (): Promise<never> => {
-    throw error;
-  };
-  return { name, kotsadmNamespace: namespace, listBackups: fail, listApps: fail };
-}
 
 export interface VerifyEnvironment {
   loaded: LoadedConfig;
@@ -36,49 +29,27 @@ export async function openVerifyEnvironment(globals: GlobalOptions, out: Output)
   const loaded = loadConfig(globals, { required: true }) as LoadedConfig;
   const { config } = loaded;
   const destination = await destinationStore(config.export);
-  const state = new StateStore(destination);
-  let cluster: VerifySources["cluster"];
-  let bslPhase: VerifySources["bslPhase"];
   let close = async () => {};
-  try {
-    const opened = await openCluster(globals, {
-      warn: (message) => out.log("warn", message),
-      log: (message, fields) => out.log("info", message, fields),
-    });
-    cluster = opened.cluster;
-    bslPhase = async () => (await opened.cluster.defaultBsl()).phase;
-    close = () => opened.cluster.close();
-  } catch (error) {
-    // A missing or unusable kubeconfig is an environment problem: reported on every check.
-    if (!(isKotsBackupError(error) && error instanceof EnvironmentError)) throw error;
-    cluster = unreachableCluster(config.cluster.name, config.cluster.kotsadmNamespace ?? "default", error);
-  }
-  return {
-    loaded,
-    destination,
-    state,
-    sources: {
-      cluster,
-      ...(bslPhase ? { bslPhase } : {}),
-      destination,
-      claims: () => state.listClaims(),
-      silences: () => state.listSilences(),
-      log: (level, message, fields) => out.log(level, message, fields),
+  const sources = await verifySources({
+    openCluster: async () => {
+      const opened = await openCluster(globals, {
+        warn: (message) => out.log("warn", message),
+        log: (message, fields) => out.log("info", message, fields),
+      });
+      close = () => opened.cluster.close();
+      return opened.cluster;
     },
-    close,
-  };
+    clusterName: config.cluster.name,
+    ...(config.cluster.kotsadmNamespace ? { kotsadmNamespace: config.cluster.kotsadmNamespace } : {}),
+    destination,
+    log: (level, message, fields) => out.log(level, message, fields),
+  });
+  return { loaded, destination, state: new StateStore(destination), sources, close: () => close() };
 }
 
 /** The delivery port over the configured channels. */
 export function deliverPort(channels: readonly Channel[], out: Output): DeliverPort {
-  return async (event, only) => {
-    const chosen = channels.filter((c) => !only || only.includes(c.name));
-    const results = await deliver(chosen, event, {
-      log: (line) =>
-        out.log(line.level, `alert channel ${line.channel}, attempt ${line.attempt}: ${line.message}`),
-    });
-    return results.map((r) => ({ channel: r.channel, ok: r.ok, ...(r.error ? { error: r.error } : {}) }));
-  };
+  return deliveryPort(channels, (level, message) => out.log(level, `alert ${message}`));
 }
 
 const dash = (value: string | undefined) => value ?? "-";

@@ -5,30 +5,25 @@
 //              fired in the background through the run-backup use case (trigger `schedule`), which
 //              claims the slot create-only in the state store: a restart or a second daemon never
 //              starts a slot twice;
-//   follow     backups it knows to be in progress (its own, and after a restart those its claims
-//              name) are read until terminal: Backup Completed / Backup Failed, then a reconcile;
-//   reconcile  every `verifyIntervalMs` (and after a backup ends), single-flight, in the background:
-//              export the newest finished backup of each exported schedule that has no manifest yet
-//              (the export engine skips objects already copied, so an interrupted export resumes),
-//              then verify + alert (Check Down / Check Up through verify's outbox), publish the
-//              figures on /metrics and ping the heartbeat URL.
+//   follow     its own backups in progress are read every `followIntervalMs` until terminal;
+//   reconcile  every `verifyIntervalMs` (and after a backup ends), single-flight, in the background,
+//              with the decisions the Lambdas make too (core's usecases/follow.ts, reconcile.ts):
+//              follow every backup the slot claims name (Backup Completed / Backup Failed, once
+//              each, whichever process sees it), export each exported schedule's newest exportable
+//              backup without a manifest, whoever started it (the engine skips objects already
+//              copied, so an interrupted export resumes), then verify + alert (Check Down / Check Up
+//              through verify's outbox), publish the figures on /metrics and ping the heartbeat URL.
 // Shutdown (abort signal: SIGTERM/SIGINT in the command): nothing new starts; work in flight is
 // awaited up to `shutdownTimeoutMs`. Every state write is a single atomic object write (claims,
 // check records, export manifest written last), so stopping at any point leaves no half-written
 // state: an unfinished export simply has no manifest and resumes at the next start.
-import { type Channel, deliver } from "@kots-backup/adapters/alerts/index";
+import type { Channel } from "@kots-backup/adapters/alerts/index";
 import { clusterExportDeps } from "@kots-backup/adapters/export/deps";
 import { type ExportDeps, type ExportResult, exportBackup } from "@kots-backup/adapters/export/engine";
 import type { KubeKotsCluster } from "@kots-backup/adapters/kube/cluster";
+import { deliveryPort, verifySources } from "@kots-backup/adapters/runtime/verify-wiring";
 import { StateStore, slotClaimStore } from "@kots-backup/adapters/state/state-store";
-import {
-  DetailType,
-  dedupKey,
-  isKotsBackupError,
-  type KotsBackupEvent,
-  type ObjectStore,
-} from "@kots-backup/core";
-import type { BackupSummary } from "@kots-backup/core/backups";
+import { DetailType, isKotsBackupError, type KotsBackupEvent, type ObjectStore } from "@kots-backup/core";
 import type { Config, ScheduleConfig } from "@kots-backup/core/config";
 import {
   lastFiredFromClaims,
@@ -37,9 +32,16 @@ import {
   type SlotSource,
   slotIso,
 } from "@kots-backup/core/daemon-plan";
-import { manifestKey } from "@kots-backup/core/export-layout";
-import { matchesSchedule } from "@kots-backup/core/freshness";
-import { listBackups } from "@kots-backup/core/usecases/list-backups";
+import { type FollowCandidate, followBackups, followCandidates } from "@kots-backup/core/usecases/follow";
+import { listBackupsWithNames } from "@kots-backup/core/usecases/list-backups";
+import {
+  type ExportJob,
+  type ExportJobOutcome,
+  exportRequestFor,
+  pendingExports,
+  runExportJobs,
+  scheduledRun,
+} from "@kots-backup/core/usecases/reconcile";
 import { runBackup } from "@kots-backup/core/usecases/run-backup";
 import {
   type DeliverPort,
@@ -48,7 +50,7 @@ import {
   type VerifySources,
 } from "@kots-backup/core/usecases/verify";
 import { checkRecordStore } from "@kots-backup/core/usecases/verify-state";
-import { FAILED_PHASES, isTerminalPhase, phaseOf } from "@kots-backup/core/velero";
+import { isTerminalPhase } from "@kots-backup/core/velero";
 import { ping } from "./heartbeat.ts";
 import { DaemonMetrics, type MetricsServer, serveMetrics } from "./metrics.ts";
 
@@ -131,8 +133,8 @@ export class Daemon {
   readonly #now: () => Date;
   readonly #schedules: ScheduleConfig[];
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** Backups being followed → last phase seen. */
-  readonly #following = new Map<string, { phase: string; schedule?: string }>();
+  /** This process's own backups in progress, followed every `followIntervalMs` → last phase seen. */
+  readonly #following = new Map<string, FollowCandidate & { phase: string }>();
   readonly #manifestCache: NonNullable<VerifySources["manifestCache"]> = new Map();
   #lastFired: Record<string, string> = {};
   #reconciling: Promise<void> | undefined;
@@ -140,12 +142,14 @@ export class Daemon {
   #nextReconcileAt = 0;
   #nextFollowAt = 0;
   #stopping = false;
+  #stopSignal: AbortSignal | undefined;
 
   constructor(options: DaemonOptions) {
     this.#o = options;
     this.#now = options.now ?? (() => new Date());
     this.#schedules = options.config.schedules;
     this.state = new StateStore(options.destination);
+    this.#deliverPort = deliveryPort(options.channels, (level, text) => options.log(level, `alert ${text}`));
   }
 
   #emit(event: DaemonEvent): void {
@@ -171,34 +175,28 @@ export class Daemon {
     this.#inFlight.add(tracked);
   }
 
-  /** Sends a non-check event (Backup …, Export …) to the channels that take it, and logs it. */
-  readonly #publish = async (event: KotsBackupEvent): Promise<void> => {
+  /**
+   * Sends a non-check event (Backup …, Export …) to the channels that take it, and logs it. True when
+   * every channel that takes it got it (follow's markers retry the others later).
+   */
+  readonly #publish = async (event: KotsBackupEvent): Promise<boolean> => {
     this.#o.log(event.detailType.includes("Fail") ? "warn" : "info", event.detailType, {
       ...(event.detail.schedule ? { schedule: event.detail.schedule } : {}),
       ...(event.detail.backup ? { backup: event.detail.backup } : {}),
       ...(event.detail.message ? { detail: event.detail.message } : {}),
     });
     this.#emit({ type: "event", event });
-    if (this.#o.channels.length === 0) return;
-    const results = await deliver([...this.#o.channels], event, {
-      log: (line) =>
-        this.#o.log(line.level, `alert channel ${line.channel}, attempt ${line.attempt}: ${line.message}`),
-    });
+    const results = await this.#deliverPort(event);
     for (const r of results.filter((x) => !x.ok))
       this.#o.log("warn", `could not deliver ${event.detailType} to ${r.channel}`, { error: r.error });
+    return results.every((r) => r.ok);
   };
 
-  readonly #deliverPort: DeliverPort = async (event, only) => {
-    const chosen = this.#o.channels.filter((c) => !only || only.includes(c.name));
-    const results = await deliver(chosen, event, {
-      log: (line) =>
-        this.#o.log(line.level, `alert channel ${line.channel}, attempt ${line.attempt}: ${line.message}`),
-    });
-    return results.map((r) => ({ channel: r.channel, ok: r.ok, ...(r.error ? { error: r.error } : {}) }));
-  };
+  readonly #deliverPort: DeliverPort;
 
   /** Runs until `signal` aborts; then waits for work in flight (bounded) and resolves. */
   async run(signal: AbortSignal): Promise<DaemonSummary> {
+    this.#stopSignal = signal;
     const tickMs = this.#o.tickMs ?? 1_000;
     let server: MetricsServer | undefined;
     if (this.#o.metricsPort !== undefined) {
@@ -326,32 +324,27 @@ export class Daemon {
     });
     this.#emit({ type: "slot", schedule: schedule.name, slot, lateByMs });
     try {
-      const result = await runBackup(
-        {
-          type: schedule.type,
-          ...(schedule.app ? { app: schedule.app } : {}),
-          wait: false,
-          timeoutMs: schedule.maxDuration,
-          trigger: "schedule",
-          schedule: schedule.name,
-          slot,
-          fields: { app: `schedules.${schedule.name}.app`, type: `schedules.${schedule.name}.type` },
+      const result = await runBackup(scheduledRun(schedule, slot), {
+        cluster: this.#o.cluster,
+        claims: slotClaimStore(this.state),
+        emit: async (event) => {
+          await this.#publish(event);
         },
-        {
-          cluster: this.#o.cluster,
-          claims: slotClaimStore(this.state),
-          emit: this.#publish,
-          now: this.#now,
-          log: (level, text, fields) => this.#o.log(level, text, fields),
-        },
-      );
+        now: this.#now,
+        log: (level, text, fields) => this.#o.log(level, text, fields),
+      });
       if (result.outcome === "started") {
         this.#summary.backupsStarted += 1;
         this.metrics.counters.backupsStarted += 1;
       }
       if (result.outcome === "started" || result.outcome === "deduplicated") {
         if (!isTerminalPhase(result.phase))
-          this.#following.set(result.name, { phase: result.phase, schedule: schedule.name });
+          this.#following.set(result.name, {
+            backup: result.name,
+            schedule: schedule.name,
+            slot,
+            phase: result.phase,
+          });
         this.#emit({ type: "phase", backup: result.name, phase: result.phase });
       } else if (result.outcome === "skipped" || result.outcome === "claimed-elsewhere") {
         this.#o.log("info", `slot ${slot} of ${schedule.name}: ${result.outcome}`, { reason: result.reason });
@@ -361,115 +354,93 @@ export class Daemon {
     }
   }
 
-  /** Reads the backups being followed; announces phase changes and terminal phases. */
-  async #follow(): Promise<void> {
-    for (const [name, seen] of [...this.#following]) {
-      if (this.#stopping) return;
-      try {
-        const backup = await this.#o.cluster.getBackup(name);
-        if (!backup) {
-          this.#following.delete(name);
-          continue;
-        }
-        const phase = phaseOf(backup);
-        if (phase === seen.phase) continue;
-        seen.phase = phase;
-        this.#o.log("info", `backup ${name}: ${phase}`, { backup: name, phase });
-        this.#emit({ type: "phase", backup: name, phase });
-        if (!isTerminalPhase(phase)) continue;
-        this.#following.delete(name);
-        const failed = FAILED_PHASES.has(phase);
-        const cluster = this.#o.config.cluster.name;
-        await this.#publish({
-          detailType: failed ? DetailType.backupFailed : DetailType.backupCompleted,
-          time: slotIso(this.#now()),
-          detail: {
-            cluster,
-            ...(seen.schedule ? { schedule: seen.schedule } : {}),
-            backup: name,
-            phase,
-            dedupKey: dedupKey(cluster, seen.schedule),
-            ...(failed ? { reasons: ["failed"] } : {}),
-            message: failed
-              ? `Backup ${name} ended ${phase} (${backup.status?.errors ?? 0} errors${backup.status?.failureReason ? `: ${backup.status.failureReason}` : ""}). Check it with \`velero backup describe ${name} --details\`.`
-              : `Backup ${name} completed.`,
-          },
-        });
-        this.#reconcileRequested = true;
-      } catch (error) {
-        this.#error(`following backup ${name}`, error);
+  /**
+   * Follows `candidates` with core's follow (the Lambdas' too): narrates phase changes of this process's
+   * own backups and emits each terminal event once, whichever process sees it first.
+   */
+  async #followEach(candidates: readonly FollowCandidate[]): Promise<void> {
+    const followed = await followBackups(candidates, {
+      cluster: this.#o.cluster,
+      store: this.#o.destination,
+      emit: this.#publish,
+      now: this.#now,
+    });
+    const running = new Set(followed.filter((f) => f.outcome === "running").map((f) => f.backup));
+    for (const f of followed) {
+      const own = this.#following.get(f.backup);
+      if (own && f.phase && f.phase !== own.phase) {
+        own.phase = f.phase;
+        this.#o.log("info", `backup ${f.backup}: ${f.phase}`, { backup: f.backup, phase: f.phase });
+        this.#emit({ type: "phase", backup: f.backup, phase: f.phase });
       }
+      if (f.outcome === "emitted") this.#reconcileRequested = true;
+    }
+    for (const c of candidates) if (!running.has(c.backup)) this.#following.delete(c.backup);
+  }
+
+  /** Reads this process's backups in progress. */
+  async #follow(): Promise<void> {
+    if (this.#stopping) return;
+    try {
+      await this.#followEach([...this.#following.values()]);
+    } catch (error) {
+      this.#error("following backups", error);
     }
   }
 
-  /** Export what is due, then verify and alert, publish metrics, ping the heartbeat. */
+  /** Follow (every claimed backup), export what is due, then verify and alert; core decides each. */
   async #reconcile(): Promise<void> {
     if (this.#stopping) return;
-    const { config, cluster } = this.#o;
-    let summaries: BackupSummary[] | undefined;
-    let names = new Set<string>();
+    const { config, cluster, destination } = this.#o;
     try {
-      const claims = slotClaimStore(this.state);
-      summaries = await listBackups({}, { cluster, claims, log: (l, m, f) => this.#o.log(l, m, f) });
-      names = new Set((await cluster.listBackups()).map((b) => b.metadata.name));
-      // After a restart: follow the unfinished backups our claims name.
-      for (const s of summaries) {
-        if (s.trigger === "schedule" && !isTerminalPhase(s.phase) && !this.#following.has(s.name)) {
-          this.#following.set(s.name, { phase: s.phase, ...(s.schedule ? { schedule: s.schedule } : {}) });
-        }
-      }
+      await this.#followEach(followCandidates(await this.state.listClaims(), this.#now()));
     } catch (error) {
-      this.#o.log("warn", `could not list backups: ${message(error)}`);
+      this.#error("following claimed backups", error);
     }
-    if (summaries) {
-      for (const schedule of this.#schedules.filter((s) => s.export && !s.paused)) {
-        if (this.#stopping) return;
-        const accepted = (phase: string) =>
-          phase === "Completed" || (config.export.includePartiallyFailed && phase === "PartiallyFailed");
-        const newest = summaries.find(
-          (b) => matchesSchedule(b, schedule) && accepted(b.phase) && names.has(b.name),
-        );
-        if (newest) await this.#exportIfNeeded(newest.name, schedule.name);
-      }
+    if (this.#stopping) return;
+    try {
+      const jobs = await pendingExports(config.schedules, config.export, {
+        backups: () => listBackupsWithNames({}, { cluster, claims: slotClaimStore(this.state) }),
+        destination,
+      });
+      await runExportJobs(jobs, (job) => this.#export(job), {
+        destination,
+        now: this.#now,
+        ...(this.#stopSignal ? { signal: this.#stopSignal } : {}),
+      });
+    } catch (error) {
+      this.#o.log("warn", `could not plan exports: ${message(error)}`);
     }
     if (this.#stopping) return;
     await this.#verify();
   }
 
-  async #exportIfNeeded(backup: string, schedule: string): Promise<void> {
+  async #export(job: ExportJob): Promise<ExportJobOutcome> {
     const { config, cluster, destination } = this.#o;
-    try {
-      if (await destination.head(manifestKey(backup))) return;
-    } catch (error) {
-      this.#error(`reading the manifest of ${backup}`, error);
-      return;
-    }
+    const { backup } = job;
+    const schedule = job.schedule ?? "";
     this.#o.log("info", `exporting backup ${backup} to ${destination.location}`, { backup, schedule });
     this.#emit({ type: "export-started", backup, schedule });
+    const request = exportRequestFor(config.export, {
+      backup,
+      ...(job.schedule ? { schedule: job.schedule } : {}),
+      ...(job.scope ? { scope: job.scope } : {}),
+      ...(job.includePartiallyFailed !== undefined
+        ? { includePartiallyFailed: job.includePartiallyFailed }
+        : {}),
+    });
     try {
       const deps = await clusterExportDeps({
         config: config.export,
         cluster,
         destination,
-        scope: config.export.scope,
-        emit: this.#publish,
+        scope: request.scope,
+        emit: async (event) => {
+          await this.#publish(event);
+        },
         log: (level, text, fields) => this.#o.log(level, text, fields),
       });
-      const result = await exportBackup(
-        {
-          backup,
-          scope: config.export.scope,
-          includePartiallyFailed: config.export.includePartiallyFailed,
-          keepLast: config.export.keepLast,
-          ...(config.export.configApps ? { configApps: config.export.configApps } : {}),
-          schedule,
-        },
-        {
-          ...deps,
-          now: this.#now,
-          ...this.#o.exportDeps,
-        },
-      );
+      const result = await exportBackup(request, { ...deps, now: this.#now, ...this.#o.exportDeps });
       this.#summary.exportsCompleted += 1;
       this.metrics.counters.exportsCompleted += 1;
       this.#o.log("info", `export of ${backup} ${result.alreadyExported ? "was already done" : "verified"}`, {
@@ -481,25 +452,28 @@ export class Daemon {
         skippedObjects: result.skippedObjects,
       });
       this.#emit({ type: "export-completed", result, schedule });
+      return { backup, ...(job.schedule ? { schedule: job.schedule } : {}), done: true, verified: true };
     } catch (error) {
       this.#summary.exportsFailed += 1;
       this.metrics.counters.exportsFailed += 1;
       this.#error(`export of ${backup}`, error);
       this.#emit({ type: "export-failed", backup, schedule, error: message(error) });
+      throw error;
     }
   }
 
   async #verify(): Promise<void> {
     const { config, cluster, destination } = this.#o;
     try {
-      const run = await runVerify(config.schedules, {
-        cluster,
-        bslPhase: async () => (await cluster.defaultBsl()).phase,
+      const sources = await verifySources({
+        openCluster: async () => cluster,
+        clusterName: config.cluster.name,
         destination,
-        claims: () => this.state.listClaims(),
-        silences: () => this.state.listSilences(),
         manifestCache: this.#manifestCache,
         log: (level, text, fields) => this.#o.log(level, text, fields),
+      });
+      const run = await runVerify(config.schedules, {
+        ...sources,
         records: checkRecordStore(destination),
         deliver: this.#deliverPort,
         channels: this.#o.channels.map((c) => c.name),

@@ -21,6 +21,14 @@ export interface ListBackupsDeps {
 }
 
 export async function listBackups(input: ListBackupsInput, deps: ListBackupsDeps): Promise<BackupSummary[]> {
+  return (await listBackupsWithNames(input, deps)).summaries;
+}
+
+/** The listing, plus the names of the Velero Backups behind it (an improved-DR pair's entry is not one). */
+export async function listBackupsWithNames(
+  input: ListBackupsInput,
+  deps: ListBackupsDeps,
+): Promise<{ summaries: BackupSummary[]; names: ReadonlySet<string> }> {
   const { cluster } = deps;
   const log: UseCaseLog = deps.log ?? (() => {});
   let apps: ClusterApp[] | undefined;
@@ -56,10 +64,11 @@ export async function listBackups(input: ListBackupsInput, deps: ListBackupsDeps
     }
   };
   const [backups, claims] = await Promise.all([cluster.listBackups(), readClaims()]);
-  return summarize(backups, {
+  const summaries = summarize(backups, {
     kotsadmNamespace: cluster.kotsadmNamespace,
     ...(apps ? { apps } : {}),
     claims,
     ...(input.app !== undefined ? { app: input.app } : {}),
   });
+  return { summaries, names: new Set(backups.map((b) => b.metadata.name)) };
 }

@@ -16,23 +16,9 @@ import {
   unverifiedExport,
 } from "@kots-backup/adapters/export/engine";
 import type { Runtime } from "@kots-backup/adapters/runtime/index";
-import { NotFoundError, PreconditionFailedError } from "@kots-backup/adapters/store/errors";
-import { InputError, isKotsBackupError, type KotsBackupEvent, type ObjectStore } from "@kots-backup/core";
-import { EXPORT_REQUESTS_PREFIX } from "@kots-backup/core/export-layout";
-import { readText, toJson } from "@kots-backup/core/usecases/stored-json";
-
-/** Where pending export requests live (one per backup). */
-
-export interface ExportRequestRecord {
-  backup: string;
-  scope?: ExportScopeChoice;
-  includePartiallyFailed?: boolean;
-  schedule?: string;
-  requestedAt: string;
-  /** Set once a run finished it (verified, or failed for good): reconcile skips it. */
-  doneAt?: string;
-  outcome?: "exported" | "failed";
-}
+import { InputError, isKotsBackupError, type KotsBackupEvent } from "@kots-backup/core";
+import { finishExportRequest, recordExportRequest } from "@kots-backup/core/usecases/export-requests";
+import { exportRequestFor } from "@kots-backup/core/usecases/reconcile";
 
 export interface ExportInput {
   backup?: string;
@@ -98,19 +84,12 @@ export async function exportWithin(
   logger: Logger,
   signal: AbortSignal,
 ): Promise<ExportOutcome> {
-  const config = runtime.config;
-  const scope = input.scope ?? config.export.scope;
+  const { backup: _backup, latest: _latest, ...choice } = input;
+  const request = exportRequestFor(runtime.config.export, choice);
   let last: ExportProgress | undefined;
-  const deps = await exportDeps(runtime, scope, emit, logger, (p) => {
+  const deps = await exportDeps(runtime, request.scope, emit, logger, (p) => {
     last = p;
   });
-  const request = {
-    scope,
-    includePartiallyFailed: input.includePartiallyFailed ?? config.export.includePartiallyFailed,
-    keepLast: config.export.keepLast,
-    ...(config.export.configApps ? { configApps: config.export.configApps } : {}),
-    ...(input.schedule ? { schedule: input.schedule } : {}),
-  };
   // Resolve `latest` first so that a continued export names its backup.
   let name = input.backup;
   if (input.latest) {
@@ -131,12 +110,12 @@ export async function exportWithin(
   try {
     const first = await Promise.race([running, aborted]);
     if (first !== "aborted") {
-      await finishRequest(deps.destination, first.backup, "exported");
+      await finishExportRequest(deps.destination, first.backup, "exported", new Date());
       return { done: true, ...first };
     }
   } catch (error) {
     if (isKotsBackupError(error) && error.exitCode === 1) {
-      await finishRequest(deps.destination, name ?? "", "failed");
+      await finishExportRequest(deps.destination, name ?? "", "failed", new Date());
       return { done: true, ...unverifiedExport(name, deps.destination, error) };
     }
     throw eventFields(error);
@@ -144,7 +123,7 @@ export async function exportWithin(
     if (onAbort) signal.removeEventListener("abort", onAbort);
   }
   const backup = name ?? "";
-  await recordRequest(deps.destination, {
+  await recordExportRequest(deps.destination, {
     backup,
     ...(input.scope ? { scope: input.scope } : {}),
     ...(input.includePartiallyFailed !== undefined
@@ -161,70 +140,4 @@ export async function exportWithin(
     ...(last ? { progress: last } : {}),
     message: `export of ${backup} did not fit in this invocation; reconcile continues it (objects already verified are kept)`,
   };
-}
-
-const requestKey = (backup: string) => `${EXPORT_REQUESTS_PREFIX}${backup}.json`;
-
-async function readObject(store: ObjectStore, key: string): Promise<string | undefined> {
-  try {
-    return await readText(await store.get(key));
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  }
-}
-
-/** Records (or replaces) a pending export request. */
-export async function recordRequest(store: ObjectStore, record: ExportRequestRecord): Promise<void> {
-  await store.put(requestKey(record.backup), toJson(record), {
-    contentType: "application/json",
-  });
-}
-
-/** Marks a pending request (if any) as finished. */
-export async function finishRequest(
-  store: ObjectStore,
-  backup: string,
-  outcome: "exported" | "failed",
-): Promise<void> {
-  if (!backup) return;
-  const info = await store.head(requestKey(backup));
-  if (!info) return;
-  const current = await readRequest(store, backup);
-  if (!current || current.doneAt) return;
-  try {
-    await store.put(requestKey(backup), toJson({ ...current, doneAt: new Date().toISOString(), outcome }), {
-      contentType: "application/json",
-      ifMatch: info.etag,
-    });
-  } catch (error) {
-    // Someone else updated it first: their record stands.
-    if (!(error instanceof PreconditionFailedError)) throw error;
-  }
-}
-
-export async function readRequest(
-  store: ObjectStore,
-  backup: string,
-): Promise<ExportRequestRecord | undefined> {
-  const text = await readObject(store, requestKey(backup));
-  if (text === undefined) return undefined;
-  try {
-    const value = JSON.parse(text) as ExportRequestRecord;
-    return typeof value.backup === "string" ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Export requests not finished yet, oldest first. */
-export async function pendingRequests(store: ObjectStore): Promise<ExportRequestRecord[]> {
-  const out: ExportRequestRecord[] = [];
-  for await (const info of store.list(EXPORT_REQUESTS_PREFIX)) {
-    if (!info.key.endsWith(".json")) continue;
-    const name = info.key.slice(EXPORT_REQUESTS_PREFIX.length, -".json".length);
-    const record = await readRequest(store, name);
-    if (record && !record.doneAt) out.push(record);
-  }
-  return out.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
 }

@@ -3,8 +3,9 @@
 // (its port-forward is closed at the end, before Lambda freezes the container); the bus clients, the
 // secrets (Secrets Manager values are cached 5 minutes) and the config are kept per container.
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { type Channel, deliver } from "@kots-backup/adapters/alerts/index";
+import type { Channel } from "@kots-backup/adapters/alerts/index";
 import { busChannel, Runtime } from "@kots-backup/adapters/runtime/index";
+import { deliveryPort } from "@kots-backup/adapters/runtime/verify-wiring";
 import type { KotsBackupEvent } from "@kots-backup/core";
 import type { DeliverPort } from "@kots-backup/core/usecases/verify";
 import { type Deployment, deployment } from "../config-delivery.ts";
@@ -42,14 +43,9 @@ export function lambdaRuntime(logger: Logger): LambdaRuntime {
     log: (message, fields) => logger.debug(message, fields ?? {}),
   });
   const channels = streamChannels(dep);
-  const deliverPort: DeliverPort = async (event, only) => {
-    const chosen = channels.filter((c) => !only || only.includes(c.name));
-    const results = await deliver(chosen, event, {
-      log: (line) =>
-        logger[line.level](`event stream ${line.channel}, attempt ${line.attempt}: ${line.message}`),
-    });
-    return results.map((r) => ({ channel: r.channel, ok: r.ok, ...(r.error ? { error: r.error } : {}) }));
-  };
+  const deliverPort: DeliverPort = deliveryPort(channels, (level, message) =>
+    logger[level](`event stream ${message}`),
+  );
   const emit = async (event: KotsBackupEvent) => {
     const outcomes = await deliverPort(event);
     for (const o of outcomes.filter((x) => !x.ok)) {

@@ -3,8 +3,7 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { publishEmf } from "@kots-backup/adapters/metrics/emf";
 import type { Runtime } from "@kots-backup/adapters/runtime/index";
-import { StateStore } from "@kots-backup/adapters/state/state-store";
-import { EnvironmentError } from "@kots-backup/core";
+import { verifySources as wireVerify } from "@kots-backup/adapters/runtime/verify-wiring";
 import {
   evaluateFacts,
   gatherFacts,
@@ -20,39 +19,16 @@ import { useCaseLog } from "./runtime.ts";
 /** Manifests parsed by earlier invocations of this container (keyed by key and etag). */
 const manifestCache: NonNullable<VerifySources["manifestCache"]> = new Map();
 
-function unreachableCluster(name: string, namespace: string, error: unknown): VerifySources["cluster"] {
-  const fail = async (): Promise<never> => {
-    throw error;
-  };
-  return { name, kotsadmNamespace: namespace, listBackups: fail, listApps: fail };
-}
-
 export async function verifySources(runtime: Runtime, logger: Logger): Promise<VerifySources> {
-  const config = runtime.config;
-  const destination = await runtime.destination();
-  const state = new StateStore(destination);
-  let cluster: VerifySources["cluster"];
-  let bslPhase: VerifySources["bslPhase"];
-  try {
-    const opened = await runtime.cluster();
-    cluster = opened;
-    bslPhase = async () => (await opened.defaultBsl()).phase;
-  } catch (error) {
-    if (!(error instanceof EnvironmentError)) throw error;
-    logger.warn("the cluster cannot be reached: every check reports cluster-unreachable", {
-      reason: error.message,
-    });
-    cluster = unreachableCluster(config.cluster.name, config.cluster.kotsadmNamespace ?? "default", error);
-  }
-  return {
-    cluster,
-    ...(bslPhase ? { bslPhase } : {}),
-    destination,
-    claims: () => state.listClaims(),
-    silences: () => state.listSilences(),
+  const { cluster } = runtime.config;
+  return wireVerify({
+    openCluster: () => runtime.cluster(),
+    clusterName: cluster.name,
+    ...(cluster.kotsadmNamespace ? { kotsadmNamespace: cluster.kotsadmNamespace } : {}),
+    destination: await runtime.destination(),
     manifestCache,
     log: useCaseLog(logger),
-  };
+  });
 }
 
 /** `verify`: records transitions and puts their events on the event stream (notify pages from there). */

@@ -1,0 +1,171 @@
+// Reconcile: the decisions the local daemon, the Lambdas and the CLI share, made here once.
+// - `scheduledRun`: what a schedule slot asks of runBackup (the `scheduled` Lambda and the daemon).
+// - `exportRequestFor`: the export engine's request from the config (CLI `export`, daemon, Lambdas).
+// - `pendingExports`: what is waiting to be exported. Export requests first (oldest first), then, for
+//   each schedule with `export: true` that is not paused, its newest backup in an exportable phase,
+//   whoever started it (kots-backup, kotsadm's own scheduler, the admin console), when it has no
+//   manifest yet. Only the newest: it is what `verify`'s export check looks at, and an older backup of
+//   the same schedule is superseded as a restore point.
+import { type BackupSummary, compareNewestFirst } from "../backups.ts";
+import type { ExportConfig, ScheduleConfig } from "../config.ts";
+import { ExitCode, isKotsBackupError } from "../errors.ts";
+import { manifestKey } from "../export-layout.ts";
+import { matchesSchedule } from "../freshness.ts";
+import type { ObjectStore } from "../ports.ts";
+import { VeleroPhase } from "../velero.ts";
+import { type ExportScopeChoice, finishExportRequest, pendingExportRequests } from "./export-requests.ts";
+import type { RunBackupInput } from "./run-backup.ts";
+
+/** The runBackup input of one schedule slot. */
+export function scheduledRun(schedule: ScheduleConfig, slot: string): RunBackupInput {
+  return {
+    type: schedule.type,
+    ...(schedule.app ? { app: schedule.app } : {}),
+    wait: false,
+    timeoutMs: schedule.maxDuration,
+    trigger: "schedule",
+    schedule: schedule.name,
+    slot,
+    fields: { app: `schedules.${schedule.name}.app`, type: `schedules.${schedule.name}.type` },
+  };
+}
+
+/** What the export engine is asked (its `ExportRequest`), from the config and the caller's choices. */
+export interface ExportOrder {
+  backup?: string;
+  latest?: boolean;
+  scope: ExportScopeChoice;
+  includePartiallyFailed: boolean;
+  keepLast: number;
+  configApps?: readonly string[];
+  schedule?: string;
+}
+
+export function exportRequestFor(
+  config: ExportConfig,
+  choice: {
+    backup?: string;
+    latest?: boolean;
+    scope?: ExportScopeChoice;
+    includePartiallyFailed?: boolean;
+    schedule?: string;
+  } = {},
+): ExportOrder {
+  return {
+    ...(choice.backup !== undefined ? { backup: choice.backup } : {}),
+    ...(choice.latest ? { latest: true } : {}),
+    scope: choice.scope ?? config.scope,
+    includePartiallyFailed: choice.includePartiallyFailed ?? config.includePartiallyFailed,
+    keepLast: config.keepLast,
+    ...(config.configApps ? { configApps: config.configApps } : {}),
+    ...(choice.schedule ? { schedule: choice.schedule } : {}),
+  };
+}
+
+/** One export waiting to run. */
+export interface ExportJob {
+  backup: string;
+  schedule?: string;
+  scope?: ExportScopeChoice;
+  includePartiallyFailed?: boolean;
+  /** From an export request record: finished (failed) on a definite input error. */
+  requested: boolean;
+}
+
+const exportable = (phase: string, includePartiallyFailed: boolean) =>
+  phase === VeleroPhase.Completed || (includePartiallyFailed && phase === VeleroPhase.PartiallyFailed);
+
+/**
+ * Per exported, active schedule: its newest backup in an exportable phase (no I/O). `names` are the
+ * Velero Backups that exist: the engine exports one Backup, not an improved-DR pair's rolled-up entry.
+ */
+export function exportCandidates(
+  schedules: readonly ScheduleConfig[],
+  backups: readonly BackupSummary[],
+  names: ReadonlySet<string>,
+  includePartiallyFailed: boolean,
+): Array<{ backup: string; schedule: string }> {
+  const newestFirst = [...backups].sort(compareNewestFirst);
+  const out: Array<{ backup: string; schedule: string }> = [];
+  for (const schedule of schedules) {
+    if (!schedule.export || schedule.paused) continue;
+    const newest = newestFirst.find(
+      (b) => matchesSchedule(b, schedule) && exportable(b.phase, includePartiallyFailed) && names.has(b.name),
+    );
+    if (newest) out.push({ backup: newest.name, schedule: schedule.name });
+  }
+  return out;
+}
+
+/** The exports waiting to run, in order: requests first, then scheduled backups with no manifest yet. */
+export async function pendingExports(
+  schedules: readonly ScheduleConfig[],
+  config: Pick<ExportConfig, "includePartiallyFailed">,
+  deps: {
+    backups: () => Promise<{ summaries: BackupSummary[]; names: ReadonlySet<string> }>;
+    destination: ObjectStore;
+  },
+): Promise<ExportJob[]> {
+  const jobs = new Map<string, ExportJob>();
+  for (const r of await pendingExportRequests(deps.destination)) {
+    jobs.set(r.backup, {
+      backup: r.backup,
+      requested: true,
+      ...(r.schedule ? { schedule: r.schedule } : {}),
+      ...(r.scope ? { scope: r.scope } : {}),
+      ...(r.includePartiallyFailed !== undefined ? { includePartiallyFailed: r.includePartiallyFailed } : {}),
+    });
+  }
+  if (!schedules.some((s) => s.export && !s.paused)) return [...jobs.values()];
+  const { summaries, names } = await deps.backups();
+  const candidates = exportCandidates(schedules, summaries, names, config.includePartiallyFailed);
+  for (const { backup, schedule } of candidates) {
+    if (jobs.has(backup) || (await deps.destination.head(manifestKey(backup)))) continue;
+    jobs.set(backup, { backup, schedule, requested: false });
+  }
+  return [...jobs.values()];
+}
+
+/** How one export job ended. `done: false` without an error: it did not fit and continues later. */
+export interface ExportJobOutcome {
+  backup: string;
+  schedule?: string;
+  done: boolean;
+  verified?: boolean;
+  error?: string;
+}
+
+/**
+ * Runs the jobs in order with `run` (the engine, bounded or not by the caller's time). A job that throws
+ * is reported and the next one runs; a request whose export failed on a definite input error (the
+ * backup is gone or not exportable: exit 2) is finished as failed, since asking again cannot help.
+ * A job that did not fit stops the loop: the next run continues it first.
+ */
+export async function runExportJobs(
+  jobs: readonly ExportJob[],
+  run: (job: ExportJob) => Promise<ExportJobOutcome>,
+  deps: { destination: ObjectStore; now: () => Date; signal?: AbortSignal },
+): Promise<{ outcomes: ExportJobOutcome[]; stoppedEarly: boolean }> {
+  const outcomes: ExportJobOutcome[] = [];
+  for (const job of jobs) {
+    if (deps.signal?.aborted) return { outcomes, stoppedEarly: true };
+    const where = { backup: job.backup, ...(job.schedule ? { schedule: job.schedule } : {}) };
+    let outcome: ExportJobOutcome;
+    try {
+      outcome = await run(job);
+    } catch (error) {
+      if (job.requested && isKotsBackupError(error) && error.exitCode === ExitCode.usage) {
+        await finishExportRequest(deps.destination, job.backup, "failed", deps.now());
+      }
+      outcomes.push({ ...where, done: false, error: error instanceof Error ? error.message : String(error) });
+      continue;
+    }
+    outcomes.push(outcome);
+    if (!outcome.done) return { outcomes, stoppedEarly: true };
+    if (job.requested) {
+      const result = outcome.verified === false ? "failed" : "exported";
+      await finishExportRequest(deps.destination, job.backup, result, deps.now());
+    }
+  }
+  return { outcomes, stoppedEarly: false };
+}
