@@ -13,6 +13,7 @@ import { destinationStore } from "@kots-backup/adapters/export/stores";
 import { ExitCode, InputError, isKotsBackupError, type KotsBackupEvent } from "@kots-backup/core";
 import type { Config } from "@kots-backup/core/config";
 import { parseConfig } from "@kots-backup/core/config";
+import { exportRequestFor } from "@kots-backup/core/usecases/reconcile";
 import cliProgress from "cli-progress";
 import { openCluster } from "../context.ts";
 import type { Output } from "../output.ts";
@@ -136,27 +137,20 @@ export const exportCommand: CommandAction<[string | undefined, ExportFlags]> = a
   const bar = progressBar(out);
   try {
     const destination = await destinationStore(config.export);
-    const scope = flags.scope ?? config.export.scope;
+    const request = exportRequestFor(config.export, {
+      ...(backupName !== undefined ? { backup: backupName } : {}),
+      ...flags,
+    });
     const deps = await clusterExportDeps({
       config: config.export,
       cluster,
       destination,
-      scope,
+      scope: request.scope,
       emit: logEvent(out),
       log: (level, message, fields) => out.log(level, message, fields),
       progress: bar.update,
     });
-    const result = await exportBackup(
-      {
-        ...(backupName !== undefined ? { backup: backupName } : {}),
-        ...(flags.latest ? { latest: true } : {}),
-        scope,
-        includePartiallyFailed: flags.includePartiallyFailed ?? config.export.includePartiallyFailed,
-        keepLast: config.export.keepLast,
-        ...(config.export.configApps ? { configApps: config.export.configApps } : {}),
-      },
-      deps,
-    ).catch((error: unknown) => {
+    const result = await exportBackup(request, deps).catch((error: unknown) => {
       if (!isKotsBackupError(error) || error.exitCode !== ExitCode.problem) throw error;
       bar.stop();
       // Exit 1 still prints a result: the export ran and did not verify; no manifest was written.
