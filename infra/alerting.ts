@@ -5,13 +5,10 @@
 //    kots-backup itself stops working: no Heartbeat from the verify runs (dead man's switch, missing data
 //    is breaching), Lambda errors per function, messages in the dead-letter queue. These never duplicate a
 //    page that `notify` sends: they fire when notify, reconcile or the scheduler are the thing that broke.
-import { DetailType, EVENT_SOURCE } from "../packages/core/src/events.ts";
+import { DetailType, EVENT_SOURCE, METRICS_NAMESPACE, SERVICE_NAME } from "../packages/core/src/events.ts";
 import type { DeploySettings } from "./config.ts";
 import { FUNCTION_NAMES, FUNCTION_SPECS, type FunctionName } from "./permissions.ts";
 
-/** Must match packages/functions/src/lib/handler.ts (METRICS_NAMESPACE, SERVICE_NAME); a test checks it. */
-export const METRICS_NAMESPACE = "KotsBackup";
-export const SERVICE_NAME = "kots-backup";
 export const HEARTBEAT_METRIC = "Heartbeat";
 
 /** The detail types `notify` delivers (contract §5: the ones someone must act on). */

@@ -3,7 +3,8 @@
 // `events:*`, `sns:*`); each function gets explicit `permissions` for the actions, bucket prefixes,
 // secrets, bus and queue it uses. Links carry only values: the deployment linkable (config + resource
 // names, no IAM) and the sst.Secrets the function reads (no IAM).
-import { type Alerting, METRICS_NAMESPACE, SERVICE_NAME } from "./alerting.ts";
+import { METRICS_NAMESPACE, SERVICE_NAME } from "../packages/core/src/events.ts";
+import type { Alerting } from "./alerting.ts";
 import { BUNDLE_PLUGINS_FILE, ESBUILD_OPTIONS } from "./bundling.ts";
 import type { DeploySettings } from "./config.ts";
 import { NODE_OPTIONS } from "./node-options.ts";

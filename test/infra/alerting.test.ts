@@ -3,7 +3,6 @@
 import { PutEventsCommand } from "@aws-sdk/client-eventbridge";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { METRICS_NAMESPACE, SERVICE_NAME } from "../../packages/functions/src/lib/handler.ts";
 import { busToQueue } from "../support/aws-peers.ts";
 import { describeWithMoto } from "../support/peers.ts";
 import { byType, type MockResource, one, setupHarness } from "./harness.ts";
@@ -37,11 +36,6 @@ const alarm = (name: string) => one(resources, "aws:cloudwatch/metricAlarm:Metri
 const TOPIC = "arn:aws:sns:us-east-1:123456789012:AlarmsTopic";
 
 describe("alerting under Pulumi mocks", () => {
-  it("uses the metric namespace and service the handlers emit with", () => {
-    expect(infra.METRICS_NAMESPACE).toBe(METRICS_NAMESPACE);
-    expect(infra.SERVICE_NAME).toBe(SERVICE_NAME);
-  });
-
   it("creates the event bus and subscribes notify to the paging detail types of kots-backup", () => {
     one(resources, "aws:cloudwatch/eventBus:EventBus");
     const rule = one(resources, "aws:cloudwatch/eventRule:EventRule");

@@ -6,7 +6,7 @@
 // - nothing with an age ever touches velero/kopia/ or velero/restic/: Kopia maintenance reads and
 //   rewrites repository blobs, and an expired or cold-tiered blob breaks every later backup;
 // - GLACIER_IR because restores must not wait hours, and it allows a transition at day 0.
-import { REPOSITORY_FOLDERS, VELERO_ROOT } from "./export-layout.ts";
+import { CONFIG_ROOT, MANIFESTS_ROOT, REPOSITORY_FOLDERS, STATE_ROOT, VELERO_ROOT } from "./export-layout.ts";
 import { EXPIRABLE_TAG } from "./retention.ts";
 
 export interface LifecycleRule {
@@ -32,9 +32,9 @@ export interface LifecycleOptions {
 }
 
 /** Prefixes (relative to `<p>`) whose expirable objects are tiered and expired. */
-export const EXPIRABLE_PREFIXES = [`${VELERO_ROOT}backups/`, "manifests/", "config/"] as const;
+export const EXPIRABLE_PREFIXES = [`${VELERO_ROOT}backups/`, MANIFESTS_ROOT, CONFIG_ROOT] as const;
 /** Prefixes whose noncurrent versions expire: everything kots-backup writes except the repositories. */
-export const NONCURRENT_PREFIXES = [...EXPIRABLE_PREFIXES, "state/"] as const;
+export const NONCURRENT_PREFIXES = [...EXPIRABLE_PREFIXES, STATE_ROOT] as const;
 
 const join = (prefix: string, key: string) => (prefix === "" ? key : `${prefix.replace(/\/+$/, "")}/${key}`);
 const slug = (key: string) => key.replace(/\/$/, "").replace(/\//g, "-");

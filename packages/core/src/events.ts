@@ -1,5 +1,10 @@
-// The events kots-backup emits on the bus (contract.md §5): one detail-type per fact.
+// The events kots-backup emits on the bus: one detail-type per fact.
 export const EVENT_SOURCE = "kots-backup";
+
+/** The service name in logs and metrics (Powertools `service`, the EMF `service` dimension). */
+export const SERVICE_NAME = "kots-backup";
+/** CloudWatch metric namespace of every figure kots-backup publishes (and the dead man's switch alarm). */
+export const METRICS_NAMESPACE = "KotsBackup";
 
 export const DetailType = {
   backupStarted: "Backup Started",

@@ -7,11 +7,12 @@
 // directly so that the adapters do not depend on the functions package. A handler that already holds
 // a Powertools `Metrics` can use recordWithPowertools() instead.
 // Spec: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+import { METRICS_NAMESPACE, SERVICE_NAME } from "@kots-backup/core";
 import { METRICS, SCHEDULE_METRICS, type VerifyFigures } from "./figures.ts";
 
-export const DEFAULT_NAMESPACE = "KotsBackup";
+export const DEFAULT_NAMESPACE = METRICS_NAMESPACE;
 /** Powertools' `service` dimension, as the functions and infra/alerting.ts set it. */
-export const DEFAULT_SERVICE = "kots-backup";
+export const DEFAULT_SERVICE = SERVICE_NAME;
 
 export interface EmfOptions {
   namespace?: string;

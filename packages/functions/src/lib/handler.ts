@@ -5,13 +5,10 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { redactedError, redactKnown, redactValue } from "@kots-backup/adapters/runtime/known-secrets";
-import { isKotsBackupError } from "@kots-backup/core";
+import { isKotsBackupError, METRICS_NAMESPACE, SERVICE_NAME } from "@kots-backup/core";
 import middy, { type MiddlewareObj } from "@middy/core";
 import errorLogger from "@middy/error-logger";
 import type { Context } from "aws-lambda";
-
-export const SERVICE_NAME = "kots-backup";
-export const METRICS_NAMESPACE = "KotsBackup";
 
 export interface HandlerTools {
   /** Aborted `earlyTimeoutMs` before Lambda's deadline: stop, save progress, return. */
