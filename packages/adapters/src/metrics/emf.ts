@@ -4,8 +4,8 @@
 // infra's dead man's switch alarm watches with TreatMissingData=breaching, and service + Cluster).
 // Written to stdout in Lambda, CloudWatch Logs turns them into metrics. The shape is the one
 // Powertools' Metrics utility prints (namespace KotsBackup, default dimension `service`); we write it
-// directly so that the adapters do not depend on the functions package. A handler that already holds
-// a Powertools `Metrics` can use recordWithPowertools() instead.
+// directly so that the adapters do not depend on the functions package: this is the one EMF path, the
+// Heartbeat included.
 // Spec: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
 import { METRICS_NAMESPACE, SERVICE_NAME } from "@kots-backup/core";
 import { METRICS, SCHEDULE_METRICS, type VerifyFigures } from "./figures.ts";
@@ -93,36 +93,4 @@ export function publishEmf(
   options: EmfOptions = {},
 ): void {
   for (const line of emfLines(figures, options)) write(`${line}\n`);
-}
-
-/** The part of Powertools' `Metrics` this needs (structural: no dependency on the package). */
-export interface PowertoolsMetricsLike {
-  addMetric(name: string, unit: never, value: number): void;
-  singleMetric(): {
-    addDimensions(dimensions: Record<string, string>): void;
-    addMetric(name: string, unit: never, value: number): void;
-  };
-}
-
-/**
- * The same figures through a Powertools `Metrics` (namespace and `service` come from it): per schedule
- * a single-metric document with Cluster and Schedule dimensions, and Heartbeat on the shared
- * instance (dimension `service`, flushed with the handler's other metrics).
- */
-export function recordWithPowertools(metrics: PowertoolsMetricsLike, figures: VerifyFigures): void {
-  for (const s of figures.schedules) {
-    const values: [string, string, number][] = [];
-    for (const key of SCHEDULE_METRICS) {
-      const value = s[key];
-      if (value !== undefined && Number.isFinite(value))
-        values.push([METRICS[key].cloudWatch, METRICS[key].unit, value]);
-    }
-    values.push([METRICS.checkDown.cloudWatch, METRICS.checkDown.unit, s.state === "down" ? 1 : 0]);
-    for (const [name, unit, value] of values) {
-      const single = metrics.singleMetric();
-      single.addDimensions({ Cluster: figures.cluster, Schedule: s.schedule });
-      single.addMetric(name, unit as never, value);
-    }
-  }
-  metrics.addMetric(METRICS.heartbeat.cloudWatch, METRICS.heartbeat.unit as never, 1);
 }

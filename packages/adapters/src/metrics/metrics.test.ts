@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emfDocuments, emfLines, recordWithPowertools } from "./emf.ts";
+import { emfDocuments, emfLines } from "./emf.ts";
 import type { VerifyFigures } from "./figures.ts";
 import { escapeLabel, PrometheusMetrics, prometheusText } from "./prometheus.ts";
 
@@ -99,40 +99,5 @@ describe("Prometheus exposition", () => {
   it("escapes label values", () => {
     expect(escapeLabel('a"b\\c\nd')).toBe('a\\"b\\\\c\\nd');
     expect(prometheusText({ ...figures, cluster: 'x"y' }, 1)).toContain('cluster="x\\"y"');
-  });
-});
-
-describe("through a Powertools-like Metrics", () => {
-  it("adds the per-schedule figures as single metrics with Cluster and Schedule, and one Heartbeat", () => {
-    const shared: [string, string, number][] = [];
-    const singles: { dims: Record<string, string>; metric: [string, string, number] }[] = [];
-    recordWithPowertools(
-      {
-        addMetric: (name, unit, value) => shared.push([name, unit, value]),
-        singleMetric: () => {
-          const entry = {
-            dims: {} as Record<string, string>,
-            metric: ["", "", 0] as [string, string, number],
-          };
-          singles.push(entry);
-          return {
-            addDimensions: (d) => Object.assign(entry.dims, d),
-            addMetric: (name, unit, value) => {
-              entry.metric = [name, unit, value];
-            },
-          };
-        },
-      },
-      figures,
-    );
-    expect(shared).toEqual([["Heartbeat", "Count", 1]]);
-    expect(singles.map((s) => [s.dims.Schedule, ...s.metric])).toEqual([
-      ["nightly", "SecondsSinceLastSuccess", "Seconds", 20995],
-      ["nightly", "LastBackupDurationSeconds", "Seconds", 600],
-      ["nightly", "ExportBytes", "Bytes", 1234],
-      ["nightly", "CheckDown", "Count", 0],
-      ["hourly", "CheckDown", "Count", 1],
-    ]);
-    expect(singles.every((s) => s.dims.Cluster === "prod")).toBe(true);
   });
 });
