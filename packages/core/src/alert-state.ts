@@ -64,6 +64,10 @@ const REASON_TEXT: Record<CheckReason, { what: string; next: string }> = {
     what: "the cluster cannot be reached, so backups cannot be checked",
     next: "run `kots-backup doctor` to see which connection step fails",
   },
+  [CheckReason.clockSkew]: {
+    what: "a backup is dated in the future (the cluster's clock, or an edited annotation), so it counts for nothing",
+    next: "compare the dates in `kots-backup ls` with the cluster nodes' clocks (NTP); once the clocks agree, delete the misdated backup (`velero backup delete <name>`) or wait for its date",
+  },
 };
 
 function isActive(silencedUntil: string | undefined, now: Date): boolean {

@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
   isAppBackup,
+  isFutureDated,
   isInstanceBackup,
   isKotsadmInstanceBackup,
   listBackups,
+  requestedWithin,
   rollupStatus,
 } from "./backups.ts";
-import { aBackup } from "./testing.ts";
+import { aBackup, aSummary } from "./testing.ts";
 
 const apps = [{ id: "app-1", slug: "my-app" }];
 
@@ -162,5 +164,36 @@ describe("rollupStatus", () => {
     expect(rollupStatus(["Completed", "Deleting", "InProgress"])).toBe("InProgress");
     expect(rollupStatus(["Completed", "Deleting"])).toBe("Deleting");
     expect(rollupStatus(["Completed", "Completed"])).toBe("Completed");
+  });
+});
+
+describe("times from the cluster's clock", () => {
+  const now = new Date("2026-06-10T12:00:00Z");
+  const slot = new Date("2026-06-10T02:00:00Z");
+  const requested = (t: string) => aBackup("instance-a").instance().requestedAt(t).build();
+
+  it("a slot adopts only a backup requested between the slot and now + 5 min of clock skew", () => {
+    expect(requestedWithin(requested("2026-06-10T01:59:59Z"), slot, now)).toBe(false);
+    expect(requestedWithin(requested("2026-06-10T02:00:00Z"), slot, now)).toBe(true);
+    expect(requestedWithin(requested("2026-06-10T12:05:00Z"), slot, now)).toBe(true);
+    expect(requestedWithin(requested("2026-06-10T12:05:01Z"), slot, now)).toBe(false);
+    expect(requestedWithin(requested("2099-01-01T00:00:00Z"), slot, now)).toBe(false);
+  });
+
+  it("a creation time in the future is not a request either, nor is a request with no date", () => {
+    const created = aBackup("instance-b").instance().build();
+    expect(requestedWithin(created, slot, now)).toBe(false);
+    created.metadata.creationTimestamp = "2099-01-01T00:00:00Z";
+    expect(requestedWithin(created, slot, now)).toBe(false);
+  });
+
+  it("an ls entry is future-dated when any of its times lies beyond now + 5 min", () => {
+    const entry = (field: string, t: string) => aSummary("instance-c", { [field]: t });
+    for (const field of ["requestedAt", "startedAt", "completedAt"]) {
+      expect(isFutureDated(entry(field, "2026-06-10T12:05:00Z"), now)).toBe(false);
+      expect(isFutureDated(entry(field, "2026-06-10T12:05:01Z"), now)).toBe(true);
+    }
+    // Expiry is meant to be in the future.
+    expect(isFutureDated(entry("expiresAt", "2099-01-01T00:00:00Z"), now)).toBe(false);
   });
 });

@@ -108,6 +108,37 @@ export function requestedAtOf(backup: VeleroBackup): string | undefined {
   return annotation(backup, BackupAnnotation.requested) ?? backup.metadata.creationTimestamp;
 }
 
+/**
+ * Times on Backups come from the cluster's clock (or an annotation anyone can edit); ours may differ by
+ * this much. A time further ahead than now + this has not happened yet: it is never taken at its word.
+ */
+export const CLOCK_SKEW_TOLERANCE_MS = 5 * 60_000;
+
+/** The latest instant (ms) a time the cluster supplies may name: now + the clock-skew allowance. */
+export function latestCredibleMs(now: Date): number {
+  return now.getTime() + CLOCK_SKEW_TOLERANCE_MS;
+}
+
+/**
+ * Whether the Backup was requested in [from, now + skew]: a slot's adoption window. A request dated
+ * after that has not happened, so it satisfies no slot (else it would stand in for every later one).
+ */
+export function requestedWithin(backup: VeleroBackup, from: Date, now: Date): boolean {
+  const at = Date.parse(requestedAtOf(backup) ?? "");
+  return at >= from.getTime() && at <= latestCredibleMs(now);
+}
+
+/** Whether an `ls` entry names a request, start or completion beyond now + skew (expiry is meant to). */
+export function isFutureDated(
+  summary: Pick<BackupSummary, "requestedAt" | "startedAt" | "completedAt">,
+  now: Date,
+): boolean {
+  const latest = latestCredibleMs(now);
+  return [summary.requestedAt, summary.startedAt, summary.completedAt].some(
+    (t) => t !== undefined && Date.parse(t) > latest,
+  );
+}
+
 interface Group {
   name: string;
   members: VeleroBackup[];

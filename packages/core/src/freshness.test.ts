@@ -228,6 +228,67 @@ describe("failed and stuck backups", () => {
   });
 });
 
+describe("backups dated in the future (a cluster clock ahead, or a hand-edited annotation)", () => {
+  const yesterday = done("instance-y", "2026-06-01T02:30:05Z", "2026-06-01T02:40:00Z");
+  const future = done("instance-f", "2099-01-01T02:30:00Z", "2099-01-01T02:40:00Z");
+  const exports = [
+    exported("instance-y", "2026-06-01T02:50:00Z"),
+    exported("instance-f", "2026-06-01T03:00:00Z"),
+  ];
+
+  it("goes down with clock-skew when the only recent success is dated in the future, and derives nothing from it", () => {
+    expect(check("2026-06-02T03:00:00Z", [yesterday, future], { exports })).toMatchObject({
+      state: "down",
+      reasons: ["clock-skew"],
+      since: "2026-06-02T03:00:00Z",
+      lastSuccessAt: "2026-06-01T02:40:00Z",
+      lastAttemptAt: "2026-06-01T02:30:05Z",
+      expectedBy: "2026-06-02T03:30:00Z",
+    });
+  });
+
+  it("reports a missed slot alongside, and does not claim never-succeeded for a future-dated success", () => {
+    expect(check("2026-06-01T04:00:00Z", [future], { exports })).toMatchObject({
+      state: "down",
+      reasons: ["clock-skew", "missed"],
+      expectedBy: "2026-06-01T03:30:00Z",
+    });
+    expect(check("2026-06-01T04:00:00Z", [future], { exports }).lastAttemptAt).toBeUndefined();
+  });
+
+  it("still counts a genuine backup made in the present", () => {
+    const today = done("instance-t", "2026-06-02T02:30:05Z", "2026-06-02T02:40:00Z");
+    const result = check("2026-06-02T03:00:00Z", [yesterday, future, today], {
+      exports: [...exports, exported("instance-t", "2026-06-02T02:50:00Z")],
+    });
+    expect(result).toMatchObject({
+      state: "down",
+      reasons: ["clock-skew"],
+      lastSuccessAt: "2026-06-02T02:40:00Z",
+      lastAttemptAt: "2026-06-02T02:30:05Z",
+      expectedBy: "2026-06-03T03:30:00Z",
+    });
+  });
+
+  it("reports a future start or completion time too, whatever the phase", () => {
+    const running = aSummary("instance-r", {
+      requestedAt: "2026-06-01T02:30:05Z",
+      startedAt: "2099-01-01T00:00:00Z",
+      phase: "InProgress",
+    });
+    expect(check("2026-06-01T03:00:00Z", [yesterday, running], { exports }).reasons).toEqual(["clock-skew"]);
+  });
+
+  it("tolerates a cluster clock up to five minutes ahead", () => {
+    const ahead = done("instance-a", "2026-06-02T03:04:00Z", "2026-06-02T03:05:00Z");
+    const result = check("2026-06-02T03:00:00Z", [yesterday, ahead], {
+      exports: [...exports, exported("instance-a", "2026-06-02T03:00:00Z")],
+    });
+    expect(result).toMatchObject({ state: "up", reasons: [], lastSuccessAt: "2026-06-02T03:05:00Z" });
+    expect(check("2026-06-02T02:59:59Z", [yesterday, ahead], { exports }).reasons).toEqual(["clock-skew"]);
+  });
+});
+
 describe("exports", () => {
   const ok = done("instance-a", "2026-06-01T02:30:05Z", "2026-06-01T02:40:00Z");
 
@@ -420,6 +481,42 @@ describe("properties", () => {
         exported: fc.constantFrom("yes", "no", "invalid"),
       })
       .map(({ offset, duration, phase, exported: ex }) => ({ requested: now - offset, duration, phase, ex }));
+
+  it("a backup dated beyond the clock-skew allowance never changes a derived time, and is always reported", () => {
+    const now = Date.parse("2026-06-10T12:00:00Z");
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...schedules),
+        fc.array(arbitraryBackup(now), { maxLength: 6 }),
+        fc.integer({ min: 5 * 60_000 + 1, max: 80 * 365 * 86_400_000 }),
+        fc.constantFrom("Completed", "InProgress", "Failed"),
+        fc.constantFrom("requestedAt", "startedAt", "completedAt"),
+        (schedule, specs, ahead, phase, field) => {
+          const iso = (t: number) => new Date(t).toISOString();
+          const backups = specs.map((spec, i) =>
+            done(`b-${i}`, iso(spec.requested), iso(Math.min(now, spec.requested + spec.duration)), {
+              phase: spec.phase,
+            }),
+          );
+          const input = {
+            schedules: [],
+            exports: backups.map((b) => exported(b.name, b.completedAt ?? "")),
+            clusterReachable: true,
+            firstSeenAt: { [schedule.name]: "2026-06-01T00:00:00Z" },
+            now: new Date(now),
+          };
+          const before = evaluateCheck(schedule, { ...input, backups });
+          const future = done("f", iso(now), iso(now), { phase, [field]: iso(now + ahead) });
+          const after = evaluateCheck(schedule, { ...input, backups: [...backups, future] });
+          expect(after.state).toBe("down");
+          expect(after.reasons).toContain("clock-skew");
+          for (const key of ["lastSuccessAt", "lastAttemptAt", "expectedBy", "lastExportAt"] as const)
+            expect(after[key]).toBe(before[key]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 
   it("never makes a check healthier by adding a failed backup", () => {
     const now = Date.parse("2026-06-10T12:00:00Z");

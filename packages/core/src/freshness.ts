@@ -5,6 +5,10 @@
 // - matching backup: same type as the schedule (and same app for partial), whoever started it:
 //   kots-backup, kotsadm's own scheduler or a person. Backups being deleted are ignored.
 // - attempt: a matching backup, dated by its request time (`kots.io/snapshot-requested`).
+// - future-dated backup: a matching backup whose request, start or completion lies beyond now + the
+//   clock-skew allowance (backups.ts). Those times are the cluster's word, not facts: such a backup is
+//   no attempt and no success (it would cover every slot until its date), and while one exists the
+//   check is down with `clock-skew`.
 // - an attempt requested at r covers every slot ≤ r + SLOT_TOLERANCE (clock skew between the cluster
 //   and the scheduler); so the newest attempt covers every slot before it.
 // - expected slot (`graceStart`): the first slot after max(newest attempt's r + tolerance, firstSeenAt).
@@ -14,7 +18,7 @@
 // - state: `paused` if paused; else `down` if any reason is active; else `grace` if the expected slot
 //   has passed (a backup is due, within grace) or a cluster/BSL problem is within its grace; else `new`
 //   if no attempt exists and no slot has come since first seen; else `up`.
-import { type BackupSummary, BackupType } from "./backups.ts";
+import { type BackupSummary, BackupType, isFutureDated } from "./backups.ts";
 import { nextSlotAfter } from "./schedule.ts";
 import type { SlotClaim } from "./state.ts";
 import { isTerminalPhase, KotsStatus } from "./velero.ts";
@@ -50,6 +54,8 @@ export const CheckReason = {
   bslUnavailable: "bsl-unavailable",
   /** The cluster could not be reached, so backups are unknown (down once grace passed). */
   clusterUnreachable: "cluster-unreachable",
+  /** A matching backup is dated beyond now + the clock-skew allowance; it counts for nothing (down at once). */
+  clockSkew: "clock-skew",
 } as const;
 export type CheckReason = (typeof CheckReason)[keyof typeof CheckReason];
 
@@ -165,11 +171,14 @@ interface Finding {
 
 function backupFindings(
   schedule: CheckSchedule,
-  attempts: BackupSummary[],
+  history: KindHistory,
   now: number,
   downAfter: number | undefined,
 ): Finding[] {
+  const { attempts } = history;
   const findings: Finding[] = [];
+  // First: it likely explains the rest (whatever orders backups by date takes it for the newest).
+  if (history.futureDated.length > 0) findings.push({ reason: CheckReason.clockSkew, downAt: now });
   const newest = attempts[0];
   if (downAfter !== undefined && now >= downAfter)
     findings.push({ reason: CheckReason.missed, downAt: downAfter });
@@ -234,6 +243,8 @@ function newestFirst<T>(items: T[], time: (item: T) => number): T[] {
 interface KindHistory {
   /** Attempts of one kind (type, app), newest first. */
   attempts: BackupSummary[];
+  /** Backups of that kind dated in the future: neither attempts nor successes. */
+  futureDated: BackupSummary[];
   /** Their Completed ones, newest completion first. */
   successes: BackupSummary[];
   /** The newest verified export of any of these backups (ms), if one exists. */
@@ -265,8 +276,11 @@ function historyOf(schedule: CheckSchedule, input: FreshnessInput, memo: History
   const kind = `${schedule.type}/${schedule.type === BackupType.full ? "" : (schedule.app ?? "")}`;
   let history = memo.kinds.get(kind);
   if (!history) {
+    const matching = input.backups.filter((b) => matchesSchedule(b, schedule));
+    const futureDated = matching.filter((b) => isFutureDated(b, input.now));
+    const skewed = new Set(futureDated);
     const attempts = newestFirst(
-      input.backups.filter((b) => matchesSchedule(b, schedule) && !Number.isNaN(attemptTime(b))),
+      matching.filter((b) => !skewed.has(b) && !Number.isNaN(attemptTime(b))),
       attemptTime,
     );
     const successes = newestFirst(
@@ -282,7 +296,7 @@ function historyOf(schedule: CheckSchedule, input: FreshnessInput, memo: History
           lastExportMs = at;
       }
     }
-    history = { attempts, successes, ...(lastExportMs === undefined ? {} : { lastExportMs }) };
+    history = { attempts, futureDated, successes, ...(lastExportMs === undefined ? {} : { lastExportMs }) };
     memo.kinds.set(kind, history);
   }
   return history;
@@ -295,7 +309,8 @@ export function evaluateCheck(
   memo: HistoryMemo = { kinds: new Map() },
 ): CheckResult {
   const now = input.now.getTime();
-  const { attempts, successes, lastExportMs } = historyOf(schedule, input, memo);
+  const history = historyOf(schedule, input, memo);
+  const { attempts, successes, lastExportMs } = history;
   const lastSuccess = successes[0];
   const result: CheckResult = { name: schedule.name, state: CheckState.up, reasons: [] };
   if (lastSuccess?.completedAt) result.lastSuccessAt = lastSuccess.completedAt;
@@ -314,7 +329,7 @@ export function evaluateCheck(
     ...environmentFindings(schedule, input),
     ...(input.clusterReachable
       ? [
-          ...backupFindings(schedule, attempts, now, downAfter),
+          ...backupFindings(schedule, history, now, downAfter),
           ...exportFindings(schedule, lastSuccess, exportsByBackupOf(input, memo), now),
         ]
       : []),
@@ -322,7 +337,9 @@ export function evaluateCheck(
   const active = findings.filter((f) => f.downAt <= now);
   if (active.length > 0) {
     const reasons = findings.map((f) => f.reason);
-    if (input.clusterReachable && !lastSuccess) reasons.push(CheckReason.neverSucceeded);
+    const completedInFuture = history.futureDated.some((b) => b.status === KotsStatus.Completed);
+    if (input.clusterReachable && !lastSuccess && !completedInFuture)
+      reasons.push(CheckReason.neverSucceeded);
     return {
       ...result,
       state: CheckState.down,

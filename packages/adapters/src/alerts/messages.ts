@@ -20,6 +20,7 @@ export const REASON_TEXT: Record<CheckReason, string> = {
   "never-succeeded": "this schedule has never completed a backup",
   "bsl-unavailable": "Velero's backup storage location is Unavailable",
   "cluster-unreachable": "kots-backup cannot reach the cluster",
+  "clock-skew": "a backup is dated in the future, so it counts for nothing",
 };
 
 /** The runbook line for each reason: the next thing on-call should do. */
@@ -40,6 +41,8 @@ export const RUNBOOK: Record<CheckReason, string> = {
     "Run `velero backup-location get` and fix the storage location's bucket, credentials or network.",
   "cluster-unreachable":
     "Check the kubeconfig, the network path and the API server, then run `kots-backup doctor`.",
+  "clock-skew":
+    "Compare the dates in `kots-backup ls` with the cluster nodes' clocks (NTP); once they agree, delete the misdated backup (`velero backup delete <backup>`) or wait for its date.",
 };
 
 export type Tone = "bad" | "good" | "neutral";

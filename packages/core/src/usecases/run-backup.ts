@@ -5,7 +5,8 @@
 //   1. claim the slot in the state store, create-only: one winner among retries, duplicate
 //      deliveries and concurrent invocations; the losers report the winner's backup (deduplicated);
 //   2. the winner looks for a KOTS backup of the same kind already requested in the slot (e.g. a run
-//      whose claim record was lost) and adopts it instead of asking again;
+//      whose claim record was lost) and adopts it instead of asking again; "in the slot" is
+//      [slot, now + clock skew]: a Backup dated later has not been requested yet, whatever it says;
 //   3. when a previous backup of the same kind is still InProgress, the run is skipped, as kotsadm's
 //      own scheduler does ("Backup Skipped"; freshness counts it as a missed slot once grace passes);
 //   4. otherwise kotsadm is asked once. A dropped or failed answer is never blindly repeated: the
@@ -14,9 +15,11 @@
 import {
   type BackupSummary,
   type BackupType,
+  CLOCK_SKEW_TOLERANCE_MS,
   isAppBackup,
   isKotsadmInstanceBackup,
   requestedAtOf,
+  requestedWithin,
   type Trigger,
 } from "../backups.ts";
 import { EnvironmentError, InputError } from "../errors.ts";
@@ -80,8 +83,6 @@ export interface BackupNotStartedResult {
 export type RunBackupResult = BackupRunResult | BackupNotStartedResult;
 
 export const DEFAULT_BACKUP_TIMEOUT_MS = 4 * 3_600_000;
-/** Times on Backups come from the cluster's clock; ours may differ by this much. */
-export const CLOCK_SKEW_TOLERANCE_MS = 5 * 60_000;
 /** How many times kotsadm is asked when its answers are lost and no Backup appears. */
 export const MAX_BACKUP_REQUESTS = 3;
 /** Looks (with backoff) for a Backup kotsadm created, before concluding it did not: ~0.25+0.5+1+2+4 s. */
@@ -246,9 +247,8 @@ export async function runBackup(input: RunBackupInput, deps: RunBackupDeps): Pro
 
     if (scheduled && slot && schedule) {
       // 2. A backup of this kind already requested in the slot (a run whose claim record was lost).
-      const slotMs = Date.parse(slot);
       const inSlot = mine
-        .filter((b) => requestedAtMs(b) >= slotMs)
+        .filter((b) => requestedWithin(b, new Date(slot), now()))
         .sort((a, b) => requestedAtMs(a) - requestedAtMs(b))[0];
       if (inSlot) {
         log("info", "a backup was already requested in this slot; adopting it", {

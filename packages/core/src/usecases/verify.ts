@@ -22,7 +22,12 @@
 // - Entries are given up after OUTBOX_MAX_AGE_MS (logged as an error): a page a day late is noise.
 
 import { nextAlertState } from "../alert-state.ts";
-import { type BackupSummary, BackupType, listBackups as summarizeBackups } from "../backups.ts";
+import {
+  type BackupSummary,
+  BackupType,
+  isFutureDated,
+  listBackups as summarizeBackups,
+} from "../backups.ts";
 import { EnvironmentError, isKotsBackupError } from "../errors.ts";
 import type { KotsBackupEvent } from "../events.ts";
 import { backupNameOfManifestKey, MANIFESTS_ROOT, parseManifest } from "../export-layout.ts";
@@ -407,7 +412,8 @@ export function figuresOf(facts: VerifyFacts, schedule: CheckSchedule, check: Ch
   const lastSuccess = ms(check.lastSuccessAt);
   if (!Number.isNaN(lastSuccess))
     figures.secondsSinceLastSuccess = Math.max(0, Math.round((now - lastSuccess) / 1000));
-  const matching = facts.backups.filter((b) => matchesSchedule(b, schedule));
+  // A backup dated in the future is reported (`clock-skew`), never measured.
+  const matching = facts.backups.filter((b) => matchesSchedule(b, schedule) && !isFutureDated(b, facts.now));
   const finished = matching
     .filter((b) => !Number.isNaN(ms(b.completedAt)) && !Number.isNaN(ms(b.startedAt)))
     .sort((a, b) => ms(b.completedAt) - ms(a.completedAt))[0];
