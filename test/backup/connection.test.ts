@@ -94,6 +94,41 @@ describe("connect", () => {
     expect(warnings.join()).not.toContain(env.sandbox.serviceAccountToken);
   });
 
+  it("refuses a kubeconfig's insecure-skip-tls-verify unless kots-backup itself is told to skip", async () => {
+    env = await openTestCluster();
+    const dir = mkdtempSync(join(tmpdir(), "kb-conn-"));
+    const file = join(dir, "insecure");
+    writeFileSync(
+      file,
+      env.sandbox.kubeconfigYaml.replace(/certificate-authority-data: \S+/, "insecure-skip-tls-verify: true"),
+    );
+    const warnings: string[] = [];
+    const refused = await connect({ kind: "kubeconfig", file }, { warn: (m) => warnings.push(m) }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toMatchObject({
+      code: "tls-skip-refused",
+      exitCode: 3,
+      field: "cluster.insecureSkipTlsVerify",
+      message: expect.stringContaining("insecure-skip-tls-verify"),
+      fix: expect.stringContaining("cluster.insecureSkipTlsVerify: true"),
+    });
+    expect(warnings).toEqual([]);
+    // Written as false (the default) is the same as absent: still refused.
+    await expect(
+      connect({ kind: "kubeconfig", file }, { insecureSkipTlsVerify: false }),
+    ).rejects.toMatchObject({ code: "tls-skip-refused" });
+    // kots-backup's own explicit true is the only way in, and it is warned about.
+    const allowed = await connect(
+      { kind: "kubeconfig", file },
+      { insecureSkipTlsVerify: true, warn: (m) => warnings.push(m) },
+    );
+    expect(allowed.insecureSkipTlsVerify).toBe(true);
+    expect(await new KubeKotsCluster(allowed).listBackups()).toEqual([]);
+    expect(warnings).toEqual([expect.stringMatching(/TLS verification .* is OFF \(asked for explicitly\)/)]);
+  });
+
   it("refuses a plain-http server for the token form", async () => {
     await expect(connect({ kind: "token", server: "http://10.0.0.1", token: "t" })).rejects.toMatchObject({
       exitCode: 2,

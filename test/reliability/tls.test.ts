@@ -17,6 +17,8 @@ let otherCaKubeconfig: string;
 /** The sandbox's kubeconfig with no CA at all (the system's trust store applies). */
 let noCaKubeconfig: string;
 let caFile: string;
+/** The sandbox's kubeconfig asking to skip verification (`insecure-skip-tls-verify: true`, no CA). */
+let skipKubeconfig: string;
 
 beforeAll(async () => {
   env = await loggedSandbox();
@@ -34,6 +36,11 @@ beforeAll(async () => {
   writeFileSync(
     noCaKubeconfig,
     env.sandbox.kubeconfigYaml.replace(/\n\s*certificate-authority-data: \S+/, ""),
+  );
+  skipKubeconfig = join(dir, "skip");
+  writeFileSync(
+    skipKubeconfig,
+    env.sandbox.kubeconfigYaml.replace(/certificate-authority-data: \S+/, "insecure-skip-tls-verify: true"),
   );
   caFile = join(dir, "cluster-ca.pem");
   writeFileSync(caFile, env.sandbox.caPem);
@@ -126,6 +133,37 @@ describe("an API certificate signed by an unknown CA", () => {
     ]);
     expect(asText.code).toBe(2);
     expect(asText.json?.error?.field).toBe("cluster.insecureSkipTlsVerify");
+  });
+
+  it("a kubeconfig's insecure-skip-tls-verify is refused unless cluster.insecureSkipTlsVerify: true", async () => {
+    for (const cluster of [
+      { kubeconfig: skipKubeconfig },
+      { kubeconfig: skipKubeconfig, insecureSkipTlsVerify: false },
+    ]) {
+      const before = env.sandbox.kotsadm.requests.length;
+      const run = await cli(["--config", config(cluster), "--json", "ls"]);
+      expect(run.code).toBe(3);
+      expect(run.json?.error).toMatchObject({
+        code: "tls-skip-refused",
+        field: "cluster.insecureSkipTlsVerify",
+      });
+      expect(run.json?.error?.message).toMatch(/insecure-skip-tls-verify/);
+      expect(run.json?.error?.fix).toMatch(/cluster\.insecureSkipTlsVerify: true/);
+      expect(run.stderr).not.toMatch(/TLS verification .* is OFF/);
+      expect(env.sandbox.kotsadm.requests.length).toBe(before);
+      // verify reports the cluster as unreachable on every check (README), saying why.
+      const verify = await cli(["--config", config(cluster), "--json", "verify"]);
+      expect(verify.stdout + verify.stderr).toMatch(/cluster\.insecureSkipTlsVerify/);
+    }
+    const allowed = await cli([
+      "--config",
+      config({ kubeconfig: skipKubeconfig, insecureSkipTlsVerify: true }),
+      "ls",
+    ]);
+    expect(allowed.code).toBe(0);
+    expect(allowed.stderr).toMatch(
+      /TLS verification of the Kubernetes API at \S+ is OFF \(asked for explicitly\)/,
+    );
   });
 
   it("doctor fails its tls check while verification is off", async () => {

@@ -1,7 +1,9 @@
 // How kots-backup reaches a cluster: a kubeconfig (CLI, daemon), a `{server, caData, token}` secret
 // (Lambda), or EKS with a `k8s-aws-v1.` token signed by the function itself (exec plugins such as
-// `aws eks get-token` cannot run in Lambda). TLS is verified unless the caller explicitly asks
-// otherwise, and that is warned about. Tokens live only inside the KubeConfig; nothing here logs them.
+// `aws eks get-token` cannot run in Lambda). TLS is verified unless kots-backup's own config says
+// otherwise (`cluster.insecureSkipTlsVerify: true`), and that is warned about: a kubeconfig's
+// `insecure-skip-tls-verify` alone is refused, so a copied kubeconfig cannot silently turn it off.
+// Tokens live only inside the KubeConfig; nothing here logs them.
 import { createHash, createHmac } from "node:crypto";
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
@@ -61,7 +63,10 @@ export type ConnectionSource =
     };
 
 export interface ConnectOptions {
-  /** Skip TLS verification: only when explicitly asked; a warning is given. */
+  /**
+   * Skip TLS verification (kots-backup's `cluster.insecureSkipTlsVerify: true`); a warning is given.
+   * Without it, a kubeconfig's `insecure-skip-tls-verify: true` is refused.
+   */
   insecureSkipTlsVerify?: boolean;
   /** Where warnings go (default stderr). */
   warn?: (message: string) => void;
@@ -176,19 +181,30 @@ function fromKubeconfig(
       fix: "pass --context <name>, or run kubectl config use-context <name>",
     });
   }
-  if (options.insecureSkipTlsVerify || cluster.skipTLSVerify) applyInsecure(kc, cluster, options, origin);
+  if (cluster.skipTLSVerify && !options.insecureSkipTlsVerify) {
+    // Refused before any request: the token must not reach a server whose certificate is unchecked.
+    throw new EnvironmentError(
+      "tls-skip-refused",
+      `the ${origin} context ${context.name} asks to skip TLS verification of ${cluster.server} (insecure-skip-tls-verify: true), but kots-backup skips verification only when its own config sets cluster.insecureSkipTlsVerify: true`,
+      {
+        field: "cluster.insecureSkipTlsVerify",
+        fix: "trust the cluster's CA instead (certificate-authority-data in the kubeconfig, or cluster.caFile) and remove insecure-skip-tls-verify, or accept the risk with cluster.insecureSkipTlsVerify: true in kots-backup's config",
+      },
+    );
+  }
+  if (options.insecureSkipTlsVerify) applyInsecure(kc, cluster, options);
   return {
     kubeConfig: kc,
     server: cluster.server,
     namespace: context.namespace || "default",
     description: `${origin} context ${context.name}`,
-    insecureSkipTlsVerify: Boolean(options.insecureSkipTlsVerify || cluster.skipTLSVerify),
+    insecureSkipTlsVerify: Boolean(options.insecureSkipTlsVerify),
   };
 }
 
-function applyInsecure(kc: KubeConfig, cluster: Cluster, options: ConnectOptions, origin: string): void {
+function applyInsecure(kc: KubeConfig, cluster: Cluster, options: ConnectOptions): void {
   (options.warn ?? defaultWarn)(
-    `TLS verification of the Kubernetes API at ${cluster.server} is OFF (${options.insecureSkipTlsVerify ? "asked for explicitly" : `insecure-skip-tls-verify in the ${origin}`}); anyone on the network path can read the credentials`,
+    `TLS verification of the Kubernetes API at ${cluster.server} is OFF (asked for explicitly); anyone on the network path can read the credentials`,
   );
   if (cluster.skipTLSVerify) return;
   const clusters = kc.getClusters().map((c) => (c.name === cluster.name ? { ...c, skipTLSVerify: true } : c));
