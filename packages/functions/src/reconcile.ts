@@ -45,6 +45,7 @@ async function runExports(
     backups: async () =>
       listBackupsWithNames({}, { cluster: await runtime.cluster(), claims: await runtime.claims() }),
     destination,
+    now: new Date(),
   });
   const run = async (job: ExportJob): Promise<ExportJobOutcome> => {
     const where = { backup: job.backup, ...(job.schedule ? { schedule: job.schedule } : {}) };

@@ -402,6 +402,7 @@ export class Daemon {
       const jobs = await pendingExports(config.schedules, config.export, {
         backups: () => listBackupsWithNames({}, { cluster, claims: slotClaimStore(this.state) }),
         destination,
+        now: this.#now(),
       });
       await runExportJobs(jobs, (job) => this.#export(job), {
         destination,

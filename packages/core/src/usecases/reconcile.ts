@@ -6,7 +6,7 @@
 //   whoever started it (kots-backup, kotsadm's own scheduler, the admin console), when it has no
 //   manifest yet. Only the newest: it is what `verify`'s export check looks at, and an older backup of
 //   the same schedule is superseded as a restore point.
-import { type BackupSummary, compareNewestFirst } from "../backups.ts";
+import { type BackupSummary, compareNewestFirst, isFutureDated } from "../backups.ts";
 import type { ExportConfig, ScheduleConfig } from "../config.ts";
 import { ExitCode, isKotsBackupError } from "../errors.ts";
 import { manifestKey } from "../export-layout.ts";
@@ -78,14 +78,17 @@ const exportable = (phase: string, includePartiallyFailed: boolean) =>
 /**
  * Per exported, active schedule: its newest backup in an exportable phase (no I/O). `names` are the
  * Velero Backups that exist: the engine exports one Backup, not an improved-DR pair's rolled-up entry.
+ * A backup the cluster dates beyond now + the clock-skew allowance is never "newest": it would stand
+ * in front of every real backup for ever (verify reports it as `clock-skew`).
  */
 export function exportCandidates(
   schedules: readonly ScheduleConfig[],
   backups: readonly BackupSummary[],
   names: ReadonlySet<string>,
   includePartiallyFailed: boolean,
+  now: Date,
 ): Array<{ backup: string; schedule: string }> {
-  const newestFirst = [...backups].sort(compareNewestFirst);
+  const newestFirst = backups.filter((b) => !isFutureDated(b, now)).sort(compareNewestFirst);
   const out: Array<{ backup: string; schedule: string }> = [];
   for (const schedule of schedules) {
     if (!schedule.export || schedule.paused) continue;
@@ -104,6 +107,7 @@ export async function pendingExports(
   deps: {
     backups: () => Promise<{ summaries: BackupSummary[]; names: ReadonlySet<string> }>;
     destination: ObjectStore;
+    now: Date;
   },
 ): Promise<ExportJob[]> {
   const jobs = new Map<string, ExportJob>();
@@ -118,7 +122,7 @@ export async function pendingExports(
   }
   if (!schedules.some((s) => s.export && !s.paused)) return [...jobs.values()];
   const { summaries, names } = await deps.backups();
-  const candidates = exportCandidates(schedules, summaries, names, config.includePartiallyFailed);
+  const candidates = exportCandidates(schedules, summaries, names, config.includePartiallyFailed, deps.now);
   for (const { backup, schedule } of candidates) {
     if (jobs.has(backup) || (await deps.destination.head(manifestKey(backup)))) continue;
     jobs.set(backup, { backup, schedule, requested: false });
