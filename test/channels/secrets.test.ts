@@ -8,6 +8,7 @@ import {
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import { EnvironmentError, InputError } from "@kots-backup/core";
+import { parseConfig } from "@kots-backup/core/config";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   clearSecretCache,
@@ -63,14 +64,14 @@ describe("redact", () => {
 describe("parseSecretRef", () => {
   it("parses the four kinds", () => {
     expect(parseSecretRef("env:PD_KEY")).toEqual({ kind: "env", name: "PD_KEY" });
-    expect(parseSecretRef("file:/run/secrets/pd")).toEqual({ kind: "file", path: "/run/secrets/pd" });
-    expect(parseSecretRef("file:///run/secrets/pd")).toEqual({ kind: "file", path: "/run/secrets/pd" });
+    expect(parseSecretRef("file:/run/secrets/pd")).toEqual({ kind: "file", name: "/run/secrets/pd" });
+    expect(parseSecretRef("file:///run/secrets/pd")).toEqual({ kind: "file", name: "/run/secrets/pd" });
     expect(parseSecretRef("sst:PagerDutyKey")).toEqual({ kind: "sst", name: "PagerDutyKey" });
     expect(
       parseSecretRef("arn:aws:secretsmanager:eu-west-1:123456789012:secret:kb/pd-AbCdEf#routingKey"),
     ).toEqual({
-      kind: "arn",
-      arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kb/pd-AbCdEf",
+      kind: "secretsmanager",
+      name: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kb/pd-AbCdEf",
       region: "eu-west-1",
       jsonKey: "routingKey",
     });
@@ -99,6 +100,130 @@ describe("parseSecretRef", () => {
     expect(() => parseSecretRef("arn:aws:secretsmanager:us-east-1:123456789012:secret:x#")).toThrow(
       InputError,
     );
+  });
+});
+
+describe("one secret-reference parser: config validation accepts exactly what resolution parses", () => {
+  const fields: ReadonlyArray<(ref: string) => Record<string, unknown>> = [
+    (ref) => ({ alerts: { pagerDuty: { routingKey: ref } } }),
+    (ref) => ({ alerts: { slack: { webhookUrl: ref } } }),
+    (ref) => ({ alerts: { webhook: { url: ref } } }),
+    (ref) => ({ cluster: { credentials: ref } }),
+    (ref) => ({ export: { credentials: { accessKeyId: ref, secretAccessKey: "env:KB_S3_SECRET" } } }),
+  ];
+  const validates = (ref: string) =>
+    fields.every((build) => {
+      try {
+        parseConfig(build(ref));
+        return true;
+      } catch (error) {
+        expect(error).toBeInstanceOf(InputError);
+        return false;
+      }
+    });
+  const resolves = (ref: string) => {
+    try {
+      parseSecretRef(ref, "alerts.pagerDuty.routingKey");
+      return true;
+    } catch (error) {
+      expect(error).toMatchObject({ code: "secret-ref-invalid", field: "alerts.pagerDuty.routingKey" });
+      return false;
+    }
+  };
+  const ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:kb/pd-AbCdEf";
+
+  // Hand-picked: each kind's edges, and every string the two parsers used to disagree on.
+  const handPicked = [
+    "env:PD_KEY",
+    "env:_x1",
+    "env:1BAD",
+    "env:",
+    "env:A-B",
+    "env:A B",
+    "file:/run/secrets/pd",
+    "file:///run/secrets/pd",
+    "file://host/run/secrets/pd",
+    "file:relative/path",
+    "file:/",
+    "file:",
+    "file:/run/se\ncrets",
+    "sst:PagerDutyKey",
+    "sst:pd_key",
+    "sst:",
+    ARN,
+    `${ARN}#routingKey`,
+    `${ARN}#`,
+    `${ARN}#a#b`,
+    `${ARN}#line\nbreak`,
+    `${ARN} `,
+    "arn:aws:secretsmanager:us-east-1:123:secret:x",
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:",
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:has space",
+    "arn:aws:secretsmanager:US-EAST-1:123456789012:secret:x",
+    "arn:aws:secretsmanager:eusc-de-east-1:123456789012:secret:x",
+    "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x",
+    "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:x#k",
+    "arn:aws:ssm:us-east-1:123456789012:parameter/x",
+    "https://hooks.slack.com/services/T000/B000/XXXXSECRET",
+    "R3liab1l1tyR0ut1ngKey0000000abcd",
+    "",
+    `env:${"A".repeat(2100)}`,
+  ];
+
+  it("agrees on every hand-picked reference", () => {
+    const disagreements = handPicked.filter((ref) => validates(ref) !== resolves(ref));
+    expect(disagreements).toEqual([]);
+    expect(handPicked.filter(resolves).length).toBeGreaterThan(8);
+  });
+
+  it("agrees on generated references (prefix × body), accepting some and refusing others", () => {
+    const prefixes = [
+      "env:",
+      "file:",
+      "file://",
+      "file:///",
+      "sst:",
+      "arn:aws:secretsmanager:",
+      "https://",
+      "",
+    ];
+    const bodies = [
+      "PD_KEY",
+      "Pd1",
+      "9x",
+      "a-b",
+      "/abs/path",
+      "rel",
+      "us-east-1:123456789012:secret:kb/pd-Ab",
+      "us-east-1:123456789012:secret:kb/pd-Ab#key",
+      "us-east-1:12345:secret:x",
+      "eu-west-3:123456789012:secret:a+b=c.d@e_f",
+      "#",
+      " ",
+      "\t",
+      "é",
+    ];
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const alphabet = "aZ09_-/:#. é\n";
+    const generated: string[] = [];
+    for (const prefix of prefixes) {
+      for (const body of bodies) generated.push(prefix + body);
+      for (let i = 0; i < 40; i++) {
+        let tail = "";
+        const length = Math.floor(random() * 12);
+        for (let j = 0; j < length; j++) tail += alphabet[Math.floor(random() * alphabet.length)];
+        generated.push(prefix + tail);
+      }
+    }
+    const disagreements = generated.filter((ref) => validates(ref) !== resolves(ref));
+    expect(disagreements).toEqual([]);
+    const accepted = generated.filter(resolves).length;
+    expect(accepted).toBeGreaterThan(20);
+    expect(accepted).toBeLessThan(generated.length - 100);
   });
 });
 

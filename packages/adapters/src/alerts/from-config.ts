@@ -4,8 +4,8 @@
 import { EventBridgeClient, type EventBridgeClientConfig } from "@aws-sdk/client-eventbridge";
 import { SNSClient, type SNSClientConfig } from "@aws-sdk/client-sns";
 import type { DetailType } from "@kots-backup/core";
-import { InputError } from "@kots-backup/core";
-import { isSecretRef, type ResolveSecretOptions, resolveSecret } from "../secrets/resolve.ts";
+import { InputError, isSecretRef } from "@kots-backup/core";
+import { type ResolveSecretOptions, resolveSecret } from "../secrets/resolve.ts";
 import type { Secret } from "../secrets/secret.ts";
 import type { Channel } from "./channel.ts";
 import { eventBridgeChannel } from "./eventbridge.ts";

@@ -1,25 +1,18 @@
-// Resolves a secret reference (contract.md §3) into a Secret:
-//   env:NAME                                  process environment variable NAME
-//   file:/abs/path                            file content (one trailing newline dropped)
-//   arn:aws:secretsmanager:<region>:<acct>:secret:<name>[#jsonKey]
-//                                             Secrets Manager GetSecretValue (AWSCURRENT), cached per
-//                                             process for `maxAgeMs`; with `#jsonKey` the secret
-//                                             must be a JSON object and the value is that key's
-//   sst:Name                                  `Resource.Name.value` of a linked `sst.Secret`
-// JSON keys are chosen in the reference (`#key`) rather than in a side option so that one config
-// string says everything; `#` cannot occur in a Secrets Manager ARN, so the split is unambiguous.
+// Resolves a secret reference (parsed by core's secret-ref.ts, the one parser) into a Secret:
+//   env:NAME               process environment variable NAME
+//   file:/abs/path         file content (one trailing newline dropped)
+//   arn:…:secret:<name>[#jsonKey]
+//                          Secrets Manager GetSecretValue (AWSCURRENT), cached per process for
+//                          `maxAgeMs`; with `#jsonKey` the secret must be a JSON object and the value is
+//                          that key's
+//   sst:Name               `Resource.Name.value` of a linked `sst.Secret`
 // Errors name the kind and the variable, path or ARN (never the value) and say what to do.
 import { readFile } from "node:fs/promises";
-import { isAbsolute } from "node:path";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { EnvironmentError, InputError } from "@kots-backup/core";
+import { EnvironmentError, InputError, readSecretRef, type SecretRef } from "@kots-backup/core";
 import { Secret } from "./secret.ts";
 
-export type SecretRef =
-  | { kind: "env"; name: string }
-  | { kind: "file"; path: string }
-  | { kind: "arn"; arn: string; region: string; jsonKey?: string }
-  | { kind: "sst"; name: string };
+export type { SecretRef };
 
 export interface ResolveSecretOptions {
   /** Config path of the reference, for error messages, e.g. `alerts.pagerDuty.routingKey`. */
@@ -38,58 +31,14 @@ export interface ResolveSecretOptions {
 
 export const SECRET_CACHE_MAX_AGE_MS = 5 * 60_000;
 
-const REF_FORMS = "env:NAME, file:/path, arn:aws:secretsmanager:…, or sst:Name";
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const SST_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
-const SM_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):(\d{12}):secret:([A-Za-z0-9/_+=.@-]+)$/;
-
-/** Whether a string looks like a secret reference (otherwise it may be a pasted secret value). */
-export function isSecretRef(value: string): boolean {
-  return /^(env:|file:|arn:aws[a-z-]*:secretsmanager:|sst:)/.test(value);
-}
-
-/** Parses a reference. Never echoes an unrecognised input: it may be a pasted secret value. */
+/** Parses a reference, or throws an InputError naming `field`. Never echoes the input: it may be a pasted secret value. */
 export function parseSecretRef(ref: string, field?: string): SecretRef {
-  const where = field ? `${field}: ` : "";
-  const invalid = (what: string, fix: string) =>
-    new InputError("secret-ref-invalid", `${where}${what}`, { ...(field ? { field } : {}), fix });
-  if (ref.startsWith("env:")) {
-    const name = ref.slice(4);
-    if (!ENV_NAME.test(name)) throw invalid(`"${ref}" is not a valid env: reference`, "use env:NAME");
-    return { kind: "env", name };
-  }
-  if (ref.startsWith("file:")) {
-    let path = ref.slice(5);
-    if (path.startsWith("//")) path = path.slice(2); // file:///abs/path
-    if (!isAbsolute(path)) {
-      throw invalid(`file reference "${ref}" is not an absolute path`, "use file:/absolute/path");
-    }
-    return { kind: "file", path };
-  }
-  if (ref.startsWith("sst:")) {
-    const name = ref.slice(4);
-    if (!SST_NAME.test(name)) {
-      throw invalid(`"${ref}" is not a valid sst: reference`, "use sst:Name with the sst.Secret's name");
-    }
-    return { kind: "sst", name };
-  }
-  if (/^arn:aws[a-z-]*:secretsmanager:/.test(ref)) {
-    const hash = ref.indexOf("#");
-    const arn = hash === -1 ? ref : ref.slice(0, hash);
-    const jsonKey = hash === -1 ? undefined : ref.slice(hash + 1);
-    const match = SM_ARN.exec(arn);
-    if (!match || jsonKey === "") {
-      throw invalid(
-        `"${ref}" is not a Secrets Manager secret ARN`,
-        "use arn:aws:secretsmanager:<region>:<account>:secret:<name>, optionally followed by #jsonKey",
-      );
-    }
-    return { kind: "arn", arn, region: match[1]!, ...(jsonKey === undefined ? {} : { jsonKey }) };
-  }
-  throw invalid(
-    `the value is not a secret reference (${REF_FORMS}); plain secret values are not accepted`,
-    "store the secret in an environment variable, a file, Secrets Manager or an sst.Secret, and put its reference here",
-  );
+  const read = readSecretRef(ref);
+  if ("ref" in read) return read.ref;
+  throw new InputError("secret-ref-invalid", `${field ?? "the secret reference"}: ${read.problem}`, {
+    ...(field ? { field } : {}),
+    fix: read.fix,
+  });
 }
 
 /** Resolves a secret reference to its value. */
@@ -118,27 +67,27 @@ export async function resolveSecret(ref: string, options: ResolveSecretOptions =
     case "file": {
       let text: string;
       try {
-        text = await readFile(parsed.path, "utf8");
+        text = await readFile(parsed.name, "utf8");
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code ?? "error";
         throw missing(
-          `cannot read secret file ${parsed.path} (${code})`,
+          `cannot read secret file ${parsed.name} (${code})`,
           code === "EACCES"
-            ? `let the user running kots-backup read ${parsed.path}`
-            : `create ${parsed.path} holding the secret, or fix the path`,
+            ? `let the user running kots-backup read ${parsed.name}`
+            : `create ${parsed.name} holding the secret, or fix the path`,
         );
       }
       const value = text.replace(/\r?\n$/, "");
       if (value === "")
-        throw missing(`secret file ${parsed.path} is empty`, `write the secret to ${parsed.path}`);
+        throw missing(`secret file ${parsed.name} is empty`, `write the secret to ${parsed.name}`);
       return new Secret(value, ref);
     }
     case "sst":
       return new Secret(await readSstSecret(parsed.name, ref, options, missing), ref);
-    case "arn": {
-      const raw = await readSecretsManager(parsed.arn, parsed.region, options, where, fieldOpt);
+    case "secretsmanager": {
+      const raw = await readSecretsManager(parsed.name, parsed.region, options, where, fieldOpt);
       if (parsed.jsonKey === undefined) return new Secret(raw, ref);
-      return new Secret(pickJsonKey(raw, parsed.arn, parsed.jsonKey, where, fieldOpt), ref);
+      return new Secret(pickJsonKey(raw, parsed.name, parsed.jsonKey, where, fieldOpt), ref);
     }
   }
 }
