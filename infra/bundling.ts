@@ -69,7 +69,8 @@ const UNDICI_ON_DEMAND = "client-node-undici-on-demand";
  * evaluates all of it when a function starts. kots-backup's functions reach the API server through
  * packages/adapters/src/kube/transport.ts (node:https) and never call those: give client-node an undici
  * whose Agent, ProxyAgent and fetch load the real one on first use: in the functions nothing uses them,
- * so it never loads. (The CLI runs unbundled, with client-node as it is.)
+ * so it never loads. (The npm package, scripts/build-package.ts, bundles the CLI with these options too:
+ * there `doctor`'s VersionApi and AuthorizationV1Api calls load it on first use.)
  */
 export const clientNodeUndiciOnDemand: Plugin = {
   name: "client-node-undici-on-demand",
