@@ -134,6 +134,8 @@ export async function buildPackage(outDir: string = PACKAGE_DIR): Promise<Record
     chunkNames: "lib/[name]-[hash]",
     splitting: true,
     metafile: true,
+    // The metafile's paths are relative to this, whatever the current directory.
+    absWorkingDir: ROOT,
     logLevel: "warning",
   });
   const outputs = Object.keys(result.metafile.outputs).map((o) => relative(outDir, resolve(ROOT, o)));
@@ -176,7 +178,8 @@ export async function buildPackage(outDir: string = PACKAGE_DIR): Promise<Record
   return manifest;
 }
 
-if (import.meta.main) {
+// Run as a script (imported by test/package, it only exports).
+if (process.argv[1] === import.meta.filename) {
   const args = process.argv.slice(2);
   const outIndex = args.indexOf("--out");
   const outDir = outIndex >= 0 && args[outIndex + 1] ? resolve(args[outIndex + 1] as string) : PACKAGE_DIR;
