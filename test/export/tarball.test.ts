@@ -1,19 +1,43 @@
 // The Velero tarball structural check (kots-velero.md §6) on tarballs built here with tar-stream.
 import { Readable } from "node:stream";
-import { gzipSync } from "node:zlib";
-import { checkVeleroTarball } from "@kots-backup/adapters/tarball";
-import { pack } from "tar-stream";
+import { pipeline } from "node:stream/promises";
+import { createGzip, gzipSync } from "node:zlib";
+import { checkVeleroTarball, TARBALL_LIMITS } from "@kots-backup/adapters/tarball";
+import { type Header, pack } from "tar-stream";
 import { describe, expect, it } from "vitest";
 
-async function tarGz(entries: Array<{ name: string; body: string }>): Promise<Buffer> {
+type Entry = { name: string; body?: string } & Partial<Header>;
+
+async function tarGz(entries: Entry[]): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
   p.on("data", (chunk: unknown) => chunks.push(chunk as Buffer));
   const done = new Promise<void>((resolve) => p.on("end", () => resolve()));
-  for (const entry of entries) p.entry({ name: entry.name, mode: 0o755 }, entry.body);
+  for (const { body, ...header } of entries) p.entry({ mode: 0o755, ...header }, body ?? "");
   p.finalize();
   await done;
   return gzipSync(Buffer.concat(chunks));
+}
+
+const MiB = 1024 * 1024;
+
+/** A valid tarball plus one resource entry of `size` zero bytes, gzip'd as it streams (never whole in memory). */
+async function withZeros(size: number): Promise<Buffer> {
+  const p = pack();
+  const compressed: Buffer[] = [];
+  const gzipped = pipeline(p, createGzip(), async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) compressed.push(chunk);
+  });
+  for (const { name, body } of good) p.entry({ name }, body);
+  const big = p.entry({ name: "resources/configmaps/namespaces/default/zeros.json", size });
+  const block = Buffer.alloc(MiB);
+  for (let left = size; left > block.length; left -= block.length) {
+    if (!big.write(block)) await new Promise<void>((resolve) => big.once("drain", () => resolve()));
+  }
+  big.end(block.subarray(0, size % block.length || block.length));
+  p.finalize();
+  await gzipped;
+  return Buffer.concat(compressed);
 }
 
 const pod = JSON.stringify({
@@ -30,8 +54,7 @@ const good = [
   { name: "resources/pods/v1-preferredversion/namespaces/default/kotsadm-0.json", body: pod },
 ];
 
-const check = async (entries: Array<{ name: string; body: string }>) =>
-  checkVeleroTarball(Readable.from([await tarGz(entries)]));
+const check = async (entries: Entry[]) => checkVeleroTarball(Readable.from([await tarGz(entries)]));
 
 describe("checkVeleroTarball", () => {
   it("accepts a 1.1.0 tarball with items at their primary and preferred-version paths", async () => {
@@ -52,7 +75,7 @@ describe("checkVeleroTarball", () => {
     [
       "an unexpected resources path",
       [...good, { name: "resources/pods/stray.json", body: pod }],
-      /unexpected path resources\/pods\/stray\.json/,
+      /unexpected path "resources\/pods\/stray\.json"/,
     ],
     [
       "JSON that is not JSON",
@@ -83,5 +106,69 @@ describe("checkVeleroTarball", () => {
     const corrupted = Buffer.from(bytes);
     for (let i = 20; i < 30; i++) corrupted[i] = (corrupted[i] ?? 0) ^ 0xff;
     expect((await checkVeleroTarball(Readable.from([corrupted]))).ok).toBe(false);
+  });
+
+  it.each([
+    [
+      "a .. component",
+      { name: "resources/pods/namespaces/../../../etc/cron.d/x.json", body: pod },
+      /"resources\/pods\/namespaces\/\.\.\/\.\.\/\.\.\/etc\/cron\.d\/x\.json" has a \.\. component/,
+    ],
+    ["a leading ../", { name: "../outside.json", body: pod }, /"\.\.\/outside\.json" has a \.\. component/],
+    ["an absolute path", { name: "/etc/passwd", body: "root:x:0:0" }, /"\/etc\/passwd" has an absolute path/],
+    [
+      "a symlink",
+      { name: "resources/pods/namespaces/default/link.json", type: "symlink", linkname: "/etc/shadow" },
+      /"resources\/pods\/namespaces\/default\/link\.json" is a symlink/,
+    ],
+    [
+      "a hard link",
+      { name: "resources/pods/namespaces/default/hard.json", type: "link", linkname: "metadata/version" },
+      /"resources\/pods\/namespaces\/default\/hard\.json" is a link/,
+    ],
+    [
+      "a character device",
+      { name: "dev/null", type: "character-device" },
+      /"dev\/null" is a character-device/,
+    ],
+    ["a block device", { name: "dev/sda", type: "block-device" }, /"dev\/sda" is a block-device/],
+    ["a FIFO", { name: "metadata/pipe", type: "fifo" }, /"metadata\/pipe" is a fifo/],
+    [
+      "a name with control characters (shown escaped)",
+      { name: "resources/\u001b[2J/../x.json", body: pod },
+      /"resources\/\\u001b\[2J\/\.\.\/x\.json" has a \.\. component/,
+    ],
+  ] as Array<[string, Entry, RegExp]>)(
+    "refuses an entry a restore must never trust: %s",
+    async (_label, entry, problem) => {
+      const report = await check([...good, entry]);
+      expect(report.ok).toBe(false);
+      expect(report.problems.join("\n")).toMatch(problem);
+      expect(report.problems.join("\n")).not.toContain("\u001b");
+    },
+  );
+
+  it("refuses a gzip bomb after a bounded amount of work: 80 MiB of zeros from ~80 KiB", async () => {
+    const bomb = await withZeros(80 * MiB);
+    expect(bomb.length).toBeLessThan((80 * MiB) / TARBALL_LIMITS.maxRatio);
+    const report = await checkVeleroTarball(Readable.from([bomb]));
+    expect(report.ok).toBe(false);
+    const text = report.problems.join("\n");
+    expect(text).toMatch(/more than 200 times its compressed size .*: refused as a decompression bomb/);
+    // Stopped just past the 64 MiB from which the ratio applies, not at the end of the 80 MiB.
+    expect(Number(/\((\d+) bytes from/.exec(text)?.[1])).toBeLessThan(65 * MiB);
+  });
+
+  it("accepts a small, very compressible tarball: the ratio applies past 64 MiB only", async () => {
+    const report = await checkVeleroTarball(Readable.from([await withZeros(2 * MiB)]));
+    // The zeros are not JSON (a problem of its own), but no decompression bound is hit.
+    expect(report.problems.join("\n")).not.toMatch(/decompression bomb/);
+  });
+
+  it("refuses a tarball that decompresses past the fixed cap", async () => {
+    const body = Readable.from([await tarGz(good)]);
+    const report = await checkVeleroTarball(body, { ...TARBALL_LIMITS, maxBytes: 4096 });
+    expect(report.ok).toBe(false);
+    expect(report.problems.join("\n")).toMatch(/decompresses to more than 4096 bytes/);
   });
 });
