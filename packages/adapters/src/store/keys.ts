@@ -19,7 +19,8 @@ export function checkKey(key: string, location: string): string {
   return key;
 }
 
-function keyProblem(key: string): string | undefined {
+/** Why `key` is not a valid object key, or undefined. */
+export function keyProblem(key: string): string | undefined {
   if (key.length === 0) return "empty";
   if (Buffer.byteLength(key) > 1024) return "longer than 1024 bytes";
   if (key.startsWith("/")) return "absolute (starts with /)";

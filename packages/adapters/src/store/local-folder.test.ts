@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { InputError } from "@kots-backup/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PreconditionFailedError } from "./errors.ts";
@@ -111,6 +112,65 @@ describe("LocalFolderStore", () => {
     await store.put("t/ok", "y", { ifNoneMatch: true }).catch(() => {});
     await store.put("t/bad", "y", { sha256: "0".repeat(64) }).catch(() => {});
     expect(await readdir(join(dir, "dest", LOCAL_META_DIR, "tmp"))).toEqual([]);
+  });
+
+  it("a key that does not fit the file system is refused before any byte is written", async () => {
+    const long = `velero/kopia/default/${"p".repeat(300)}`;
+    expect(store.keyProblem(long)).toMatch(/path segment of 300 bytes/);
+    expect(store.keyProblem("velero/kopia/default/../x")).toMatch(/\.\. segment/);
+    expect(store.keyProblem(`a/${"b".repeat(255)}`)).toBeUndefined();
+    await expect(store.put(long, "x")).rejects.toMatchObject({ code: "invalid-object-key", exitCode: 2 });
+    // Keys are at most 1024 bytes: the whole path passes 4095 bytes under a deep folder.
+    const deepRoot = new LocalFolderStore(join(dir, ...Array.from({ length: 16 }, () => "r".repeat(200))));
+    const deep = Array.from({ length: 4 }, () => "d".repeat(250)).join("/");
+    expect(store.keyProblem(deep)).toBeUndefined();
+    expect(deepRoot.keyProblem(deep)).toMatch(/paths are limited to 4095/);
+    expect(await keys(store)).toEqual([]);
+  });
+
+  it("sweeps temporary files a killed process left, never a live writer's", async () => {
+    const tmp = join(dir, "dest", LOCAL_META_DIR, "tmp");
+    await store.put("first", "x"); // creates the folders (and sweeps, finding nothing)
+    // A live write in another instance (as another process would): its body is still streaming.
+    const body = new PassThrough();
+    const live = store.put("live/object", body);
+    body.write(Buffer.alloc(64 * 1024, 1));
+    while ((await readdir(tmp)).length === 0) await new Promise((r) => setTimeout(r, 5));
+    const [livePart] = await readdir(tmp);
+    // What SIGKILLed writers leave: partial bodies and a sidecar, untouched for two hours.
+    const old = new Date(Date.now() - 2 * 3_600_000);
+    for (const name of ["killed-1.part", "killed-2.part", "killed-3.meta"]) {
+      await writeFile(join(tmp, name), Buffer.alloc(1024));
+      await utimes(join(tmp, name), old, old);
+    }
+    // A fresh one, as another process's write that has just started, and a file of another kind.
+    await writeFile(join(tmp, "fresh.part"), "just started");
+    await writeFile(join(tmp, "notes.txt"), "not ours");
+    await utimes(join(tmp, "notes.txt"), old, old);
+
+    const next = new LocalFolderStore(join(dir, "dest")); // the next run
+    await next.put("second", "y");
+    expect((await readdir(tmp)).sort()).toEqual([livePart, "fresh.part", "notes.txt"].sort());
+
+    body.end(Buffer.alloc(64 * 1024, 2));
+    const written = await live;
+    expect(written.size).toBe(128 * 1024);
+    expect((await readFile(join(dir, "dest", "live", "object"))).subarray(-1)[0]).toBe(2);
+    expect((await readdir(tmp)).sort()).toEqual(["fresh.part", "notes.txt"]);
+  });
+
+  it("sweeps again only once the stale age has passed", async () => {
+    const quick = new LocalFolderStore(join(dir, "dest"), { tempStaleMs: 200 });
+    await quick.put("a", "1");
+    const tmp = join(dir, "dest", LOCAL_META_DIR, "tmp");
+    await writeFile(join(tmp, "killed.part"), "x");
+    const old = new Date(Date.now() - 60_000);
+    await utimes(join(tmp, "killed.part"), old, old);
+    await quick.put("b", "2");
+    expect(await readdir(tmp)).toEqual(["killed.part"]); // swept 0 ms ago: not yet
+    await new Promise((r) => setTimeout(r, 250));
+    await quick.put("c", "3");
+    expect(await readdir(tmp)).toEqual([]);
   });
 });
 

@@ -4,8 +4,12 @@
 //   <key>                                   the object's bytes (`/` in keys maps to folders)
 //   .kots-backup-meta/objects/<hh>/<h>.json sidecar: SHA-256, etag, content type and tags (h = sha256(key))
 //   .kots-backup-meta/locks/<h>.lock        per-key commit lock (O_EXCL file, broken when stale)
-//   .kots-backup-meta/tmp/                  bodies being written
-// `.kots-backup-meta` is never listed and cannot be used as a key.
+//   .kots-backup-meta/tmp/                  bodies being written (`.part`) and sidecars (`.meta`)
+// `.kots-backup-meta` is never listed and cannot be used as a key. Keys must also fit the file system:
+// no path segment over 255 bytes, no path over 4096 bytes (checked before any byte is written).
+//
+// Temporary files of a killed process are swept at the next write (then at most once per
+// `tempStaleMs`): see sweepStaleTemp.
 //
 // Writes stream the body into a temp file (hashing it on the way, never holding it in memory),
 // flush it to disk, then commit under the key's lock: check the precondition, record the sidecar,
@@ -38,15 +42,21 @@ import {
 } from "@kots-backup/core";
 import { NotFoundError, PreconditionFailedError } from "./errors.ts";
 import { Sha256Meter } from "./hashing.ts";
-import { checkKey, checkPrefix, compareKeys, isSha256Hex } from "./keys.ts";
+import { checkPrefix, compareKeys, isSha256Hex, keyProblem } from "./keys.ts";
 
 export const LOCAL_META_DIR = ".kots-backup-meta";
+/** Longest file name (one path segment) in bytes: NAME_MAX of ext4, XFS, btrfs, ZFS and APFS. */
+const NAME_MAX_BYTES = 255;
+/** Longest path in bytes Linux accepts (PATH_MAX, the terminating NUL included). */
+const PATH_MAX_BYTES = 4095;
 
 export interface LocalFolderStoreOptions {
   /** A lock file older than this is considered left by a crashed process and is broken (default 30 s). */
   lockStaleMs?: number;
   /** How long a writer waits for a key's lock before giving up (default 30 s). */
   lockWaitMs?: number;
+  /** A temporary file untouched for this long is left by a killed process and is removed (default 1 h). */
+  tempStaleMs?: number;
 }
 
 interface SidecarEntry {
@@ -71,6 +81,9 @@ export class LocalFolderStore implements ObjectStore {
   private readonly tmpDir: string;
   private readonly lockStaleMs: number;
   private readonly lockWaitMs: number;
+  private readonly tempStaleMs: number;
+  /** When this instance last swept the temporary folder (0: never). */
+  private lastSweep = 0;
 
   constructor(root: string, options: LocalFolderStoreOptions = {}) {
     this.root = resolve(root);
@@ -79,6 +92,7 @@ export class LocalFolderStore implements ObjectStore {
     this.tmpDir = join(this.metaRoot, "tmp");
     this.lockStaleMs = options.lockStaleMs ?? 30_000;
     this.lockWaitMs = options.lockWaitMs ?? 30_000;
+    this.tempStaleMs = options.tempStaleMs ?? 60 * 60_000;
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -175,6 +189,7 @@ export class LocalFolderStore implements ObjectStore {
     expectedSha256: string | undefined,
   ): Promise<{ path: string; stats: BigIntStats; sha256: string }> {
     await this.mkdirs(this.tmpDir, key);
+    await this.sweepStaleTemp();
     const path = join(this.tmpDir, `${randomBytes(12).toString("hex")}.part`);
     const source =
       typeof body === "string" || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
@@ -242,6 +257,33 @@ export class LocalFolderStore implements ObjectStore {
     } catch (error) {
       await unlink(tmp).catch(() => {});
       throw this.fsError("write metadata for", key, error);
+    }
+  }
+
+  /**
+   * Removes the temporary files a killed process left (a SIGKILLed export leaves its partial bodies:
+   * hundreds of MB each). Stale means untouched (mtime) for `tempStaleMs`, 1 h by default. Age, not
+   * the writer's pid: the folder may be shared by several hosts or containers (pid namespaces), where
+   * a pid says nothing. A live writer touches its `.part` file with every chunk it receives; it is
+   * idle only until its source's first byte and while it waits for the commit lock (at most
+   * `lockWaitMs`, 30 s), far below an hour. Were a live writer's file ever removed, its commit fails
+   * loudly (the rename finds no file): no object is ever committed from a swept file.
+   */
+  private async sweepStaleTemp(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastSweep < this.tempStaleMs) return;
+    this.lastSweep = now;
+    let names: string[];
+    try {
+      names = await readdir(this.tmpDir);
+    } catch {
+      return; // a best effort: the write itself reports a folder it cannot use
+    }
+    for (const name of names) {
+      if (!name.endsWith(".part") && !name.endsWith(".meta")) continue;
+      const path = join(this.tmpDir, name);
+      const st = await stat(path).catch(() => undefined);
+      if (st?.isFile() && now - st.mtimeMs > this.tempStaleMs) await unlink(path).catch(() => {});
     }
   }
 
@@ -348,12 +390,31 @@ export class LocalFolderStore implements ObjectStore {
 
   // --- paths and errors ------------------------------------------------------------------------
 
+  /** Why `key` cannot be stored in this folder (the shared key rule, then the file system's limits), or undefined. */
+  keyProblem(key: string): string | undefined {
+    const shared = keyProblem(key);
+    if (shared) return shared;
+    const segments = key.split("/");
+    if (segments[0] === LOCAL_META_DIR) return `inside the store's metadata folder ${LOCAL_META_DIR}/`;
+    const long = segments.find((segment) => Buffer.byteLength(segment) > NAME_MAX_BYTES);
+    if (long)
+      return `has a path segment of ${Buffer.byteLength(long)} bytes (file names are limited to ${NAME_MAX_BYTES})`;
+    const pathBytes = Buffer.byteLength(this.dataPath(key));
+    if (pathBytes > PATH_MAX_BYTES)
+      return `its path in the folder is ${pathBytes} bytes (paths are limited to ${PATH_MAX_BYTES})`;
+    return undefined;
+  }
+
   private checkKey(key: string): void {
-    checkKey(key, this.location);
-    if (key.split("/")[0] === LOCAL_META_DIR) {
-      throw new InputError("invalid-object-key", `object key ${key} is inside the store's metadata folder`, {
-        fix: `use keys that do not start with ${LOCAL_META_DIR}/`,
-      });
+    const problem = this.keyProblem(key);
+    if (problem) {
+      throw new InputError(
+        "invalid-object-key",
+        `invalid object key ${JSON.stringify(key)} for ${this.location}: ${problem}`,
+        {
+          fix: `use a relative key of \`/\`-separated names without empty, \`.\` or \`..\` parts, each at most ${NAME_MAX_BYTES} bytes, outside ${LOCAL_META_DIR}/`,
+        },
+      );
     }
   }
 
