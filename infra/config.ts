@@ -3,8 +3,8 @@
 // problem fails the deploy with the field named. Plain data, no SST globals: tests import it directly.
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { type Config, parseConfig } from "../packages/core/src/config.ts";
+import { parseConfigYaml } from "../packages/core/src/config-yaml.ts";
 import { parseDestination } from "../packages/core/src/destination.ts";
 import { isKotsBackupError } from "../packages/core/src/errors.ts";
 import { secretUses } from "./permissions.ts";
@@ -84,16 +84,20 @@ export function loadDeploySettings(path = configPath()): DeploySettings {
   }
   let document: unknown;
   try {
-    document = parseYaml(readFileSync(path, "utf8"));
+    document = parseConfigYaml(readFileSync(path, "utf8"));
   } catch (error) {
-    throw new DeployConfigError(
-      path,
-      `is not valid YAML or JSON (${(error as Error).message.split("\n")[0]})`,
-      {
-        fix: "fix the syntax",
+    // A tag where a plain value belongs names its field, as the schema's refusals do.
+    if (isKotsBackupError(error) && error.code !== "invalid-yaml") {
+      throw new DeployConfigError(path, error.message, {
+        ...(error.field === undefined ? {} : { field: error.field }),
+        ...(error.fix === undefined ? {} : { fix: error.fix }),
         cause: error,
-      },
-    );
+      });
+    }
+    throw new DeployConfigError(path, `is ${(error as Error).message.split("\n")[0]}`, {
+      fix: "fix the syntax",
+      cause: error,
+    });
   }
   return deploySettings(document, path);
 }

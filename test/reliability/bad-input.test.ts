@@ -3,6 +3,7 @@
 // field — and, through the CLI, before anything is touched: no Kubernetes request at all (the API
 // server's request log), no kotsadm call, no object written to the destination.
 
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "@kots-backup/core";
 import { parseConfig } from "@kots-backup/core/config";
@@ -29,6 +30,10 @@ const MIN_INVALID_EVENTS = 200;
 /** Generated invalid events invoked through the real onDemand handler (one warm container). */
 const HANDLER_EVENTS = 400;
 const CLI_SAMPLE = 24;
+
+/** Control characters, C1 and bidi overrides: never in a message. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = { [key: string]: Json };
@@ -132,7 +137,7 @@ const OBJECT_NODES: ReadonlyArray<readonly [path: (string | number)[], keys: str
     ["url", "headers"],
   ],
   [["alerts", "sns"], ["topicArn"]],
-  [["daemon"], ["verifyInterval", "heartbeatUrl", "metricsPort"]],
+  [["daemon"], ["verifyInterval", "heartbeatUrl", "metricsPort", "metricsHost"]],
 ];
 
 /** Leaves and the JSON types they accept ("string" leaves include durations, crons, references). */
@@ -282,6 +287,56 @@ function invalidConfig(base: Obj): fc.Arbitrary<Invalid> {
       config: setAt(base, path, text),
       field: formatPath(path),
     }));
+  // Durations beyond a Date (±8.64e15 ms) or the caps (366d for periods, 36500d for retention).
+  const hugeDuration = fc
+    .tuple(
+      fc.constantFrom(...durationPaths),
+      fc.constantFrom("999999999999h", `${"9".repeat(30)}s`, "99999999d", "36501d"),
+    )
+    .map(([path, text]) => ({
+      kind: "duration too long",
+      config: setAt(base, path, text),
+      field: formatPath(path),
+    }));
+  const nonCanonicalTimezone = fc
+    .tuple(
+      scheduleIndex,
+      fc.constantFrom("+05:30", "-08:00", "UTC+2", "GMT-3", "europe/paris", "america/new_york", "utc"),
+    )
+    .map(([i, tz]) => ({
+      kind: "offset or miscased timezone",
+      config: setAt(base, ["schedules", i, "timezone"], tz),
+      field: `schedules[${i}].timezone`,
+    }));
+  const hostile = fc.constantFrom(
+    "prod\u001b[31m",
+    "prod\r\nforged",
+    "pr\u202eod",
+    "prod\u009b2J",
+    "a".repeat(1_000_000),
+  );
+  const hostileName = fc
+    .tuple(
+      fc.constantFrom<(string | number)[]>(
+        ["cluster", "name"],
+        ["cluster", "kotsadmNamespace"],
+        ["schedules", 0, "name"],
+        ["schedules", 1, "app"],
+      ),
+      hostile,
+    )
+    .map(([path, name]) => ({
+      kind: "control characters or megabytes in a name",
+      config: setAt(base, path, name),
+      field: formatPath(path),
+    }));
+  const headerBreak = fc
+    .constantFrom("platform\r\nX-Injected: 1", "platform\nx", "\u0000", "a".repeat(1_000_000))
+    .map((value) => ({
+      kind: "header value with a line break",
+      config: setAt(base, ["alerts", "webhook", "headers", "X-Team"], value),
+      field: "alerts.webhook.headers.X-Team",
+    }));
   const duplicateName = fc
     .tuple(scheduleIndex, fc.constantFrom("15 3 * * *", "0 */6 * * *"))
     .map(([i, cron]) => {
@@ -391,6 +446,10 @@ function invalidConfig(base: Obj): fc.Arbitrary<Invalid> {
     badDestination,
     badEndpoint,
     badNumbers,
+    hugeDuration,
+    nonCanonicalTimezone,
+    hostileName,
+    headerBreak,
   );
 }
 
@@ -422,12 +481,15 @@ describe("invalid configs (fast-check mutations of a valid config)", () => {
         expect(error.field, `${invalid.kind}: ${error.message}`).toBe(invalid.field);
         expect(error.message, invalid.kind).toContain(invalid.field);
         if (invalid.plain) expect(`${error.message} ${error.fix}`).not.toContain(invalid.plain);
+        // A bad value is echoed escaped and cut short, if at all.
+        expect(`${error.message} ${error.fix}`, invalid.kind).not.toMatch(CONTROL);
+        expect(error.message.length, invalid.kind).toBeLessThan(400);
       }),
       { numRuns: 400 },
     );
     expect(tried).toBeGreaterThanOrEqual(MIN_INVALID_CONFIGS);
     // Every family of mistakes was generated.
-    expect([...kinds.keys()].length).toBeGreaterThanOrEqual(12);
+    expect([...kinds.keys()].length).toBeGreaterThanOrEqual(16);
     process.stdout.write(
       `bad input: ${tried} invalid configs refused, kinds ${JSON.stringify(Object.fromEntries(kinds))}\n`,
     );
@@ -482,6 +544,91 @@ describe("invalid configs through the CLI: exit 2 and zero side effects", () => 
     expect(runs).toBe(CLI_SAMPLE);
     expect(env.apiRequests().length).toBe(apiBefore);
     expect(env.sandbox.state.resourceVersion).toBe(revision);
+    expect(env.sandbox.kotsadm.requests.length).toBe(kotsadmBefore);
+    expect(filesUnder(destination)).toEqual([]);
+  });
+
+  it("refuses YAML tags, huge durations, offset zones, hostile names and header breaks with every command, writing nothing", async () => {
+    const kubeconfig = env.sandbox.kubeconfigPath;
+    const yaml = (parts: { cluster?: string; schedules?: string; export?: string; alerts?: string }) =>
+      [
+        parts.cluster ?? `cluster:\n  name: prod\n  kubeconfig: ${kubeconfig}`,
+        parts.schedules ?? 'schedules:\n  - name: nightly\n    cron: "30 2 * * *"',
+        parts.export ?? `export:\n  destination: file://${destination}`,
+        parts.alerts ?? "",
+        "",
+      ].join("\n");
+    const schedule = (line: string) => `schedules:\n  - name: nightly\n    cron: "30 2 * * *"\n    ${line}`;
+    const cases: [kind: string, text: string, field: string][] = [
+      ["!!set", yaml({ schedules: "schedules: !!set {nightly}" }), "schedules"],
+      ["!!omap", yaml({ cluster: `cluster: !!omap [{name: prod}, {kubeconfig: ${kubeconfig}}]` }), "cluster"],
+      [
+        "!!binary",
+        yaml({ cluster: `cluster:\n  name: !!binary cHJvZA==\n  kubeconfig: ${kubeconfig}` }),
+        "cluster.name",
+      ],
+      ["custom tag", yaml({ export: `export: !local {destination: "file://${destination}"}` }), "export"],
+      [
+        "!!timestamp",
+        yaml({ schedules: "schedules:\n  - name: nightly\n    cron: !!timestamp 2026-01-01" }),
+        "schedules[0].cron",
+      ],
+      ["huge grace", yaml({ schedules: schedule("grace: 999999999999h") }), "schedules[0].grace"],
+      ["offset zone", yaml({ schedules: schedule('timezone: "+05:30"') }), "schedules[0].timezone"],
+      ["miscased zone", yaml({ schedules: schedule("timezone: europe/paris") }), "schedules[0].timezone"],
+      [
+        "ESC in cluster name",
+        yaml({ cluster: `cluster:\n  name: "prod\\e[31m"\n  kubeconfig: ${kubeconfig}` }),
+        "cluster.name",
+      ],
+      [
+        "megabyte schedule name",
+        yaml({ schedules: `schedules:\n  - name: ${"a".repeat(1_000_000)}\n    cron: "0 2 * * *"` }),
+        "schedules[0].name",
+      ],
+      [
+        "CRLF in a header",
+        yaml({
+          alerts: 'alerts:\n  webhook:\n    url: env:KB_HOOK\n    headers: {X-Team: "a\\r\\nX-Injected: 1"}',
+        }),
+        "alerts.webhook.headers.X-Team",
+      ],
+    ];
+    const commands = [
+      ["backup"],
+      ["ls"],
+      ["verify"],
+      ["status"],
+      ["export", "--latest"],
+      ["silence", "nightly", "--for", "1h"],
+      ["unsilence", "nightly"],
+      ["daemon"],
+    ];
+    // The same commands with a valid config do write state: `silence` here, to another folder.
+    const elsewhere = join(dir, "elsewhere");
+    const valid = join(dir, "valid-elsewhere.yaml");
+    writeFileSync(valid, yaml({ export: `export:\n  destination: file://${elsewhere}` }));
+    expect((await cli(["--config", valid, "--json", "silence", "nightly", "--for", "1h"])).code).toBe(0);
+    expect(filesUnder(elsewhere).length).toBeGreaterThan(0);
+
+    const apiBefore = env.apiRequests().length;
+    const kotsadmBefore = env.sandbox.kotsadm.requests.length;
+    let runs = 0;
+    for (const [i, [kind, text, field]] of cases.entries()) {
+      const file = join(dir, `edge-${i}.yaml`);
+      writeFileSync(file, text);
+      for (const command of commands) {
+        const run = await cli(["--config", file, "--json", ...command]);
+        runs += 1;
+        const what = `${kind} via ${command[0]}`;
+        expect(run.code, `${what}: ${run.stdout.slice(0, 500)}${run.stderr.slice(0, 500)}`).toBe(2);
+        expect(run.json?.error, what).toMatchObject({ code: "invalid-config", field });
+        expect((run.stdout + run.stderr).replaceAll("\n", " "), what).not.toMatch(CONTROL);
+        expect(run.stdout.length, what).toBeLessThan(2_000);
+      }
+    }
+    expect(runs).toBe(cases.length * commands.length);
+    expect(env.apiRequests().length).toBe(apiBefore);
     expect(env.sandbox.kotsadm.requests.length).toBe(kotsadmBefore);
     expect(filesUnder(destination)).toEqual([]);
   });

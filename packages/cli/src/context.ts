@@ -12,9 +12,9 @@ import { StateStore, slotClaimStore } from "@kots-backup/adapters/state/state-st
 import { LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
 import { EnvironmentError, InputError } from "@kots-backup/core";
 import { type Config, parseConfig } from "@kots-backup/core/config";
+import { parseConfigYaml } from "@kots-backup/core/config-yaml";
 import { parseDestination } from "@kots-backup/core/destination";
 import type { SlotClaimStore } from "@kots-backup/core/usecases/ports";
-import { parse as parseYaml } from "yaml";
 import type { GlobalOptions } from "./program.ts";
 
 export const DEFAULT_CONFIG_FILE = "kots-backup.yaml";
@@ -75,16 +75,13 @@ export function loadConfig(
   }
   let document: unknown;
   try {
-    document = parseYaml(text);
+    document = parseConfigYaml(text);
   } catch (error) {
-    throw new InputError(
-      "invalid-config",
-      `${path}: not valid YAML or JSON: ${(error as Error).message.split("\n")[0]}`,
-      {
-        field: "--config",
-        fix: "fix the syntax (YAML or JSON)",
-      },
-    );
+    if (!(error instanceof InputError && error.code === "invalid-yaml")) throw error;
+    throw new InputError("invalid-config", `${path}: ${error.message}`, {
+      field: "--config",
+      ...(error.fix ? { fix: error.fix } : {}),
+    });
   }
   return { config: parseConfig(document), path };
 }

@@ -3,30 +3,67 @@
 import { z } from "zod";
 import { cronerFor, parseCron } from "./cron.ts";
 import { DEFAULT_DESTINATION, parseDestination } from "./destination.ts";
-import { tryParseDuration } from "./duration.ts";
+import { checkDuration, DurationUnitMs, MAX_DURATION_MS, tryParseDuration } from "./duration.ts";
 import { InputError, isKotsBackupError } from "./errors.ts";
 import { toEventBridgeCron } from "./eventbridge-cron.ts";
 import { isSecretRef, SECRET_REF_HINT } from "./secret-ref.ts";
-import { isValidTimeZone } from "./timezone.ts";
+import { escapeControl, hasControl, shortInput } from "./text.ts";
+import { timeZoneProblem } from "./timezone.ts";
+
+/**
+ * A string of at most `max` characters and no control characters. The length is checked first and
+ * stops the checks after it, so that a megabyte-long value is neither parsed further nor echoed.
+ */
+function text(max: number) {
+  return z
+    .string()
+    .max(max, { message: `must be at most ${max} characters`, abort: true })
+    .refine((value) => !hasControl(value), { message: "must not contain control characters" });
+}
+
+/** A DNS-1123 label: a Kubernetes namespace. */
+const namespace = z
+  .string()
+  .max(63, { message: "must be at most 63 characters", abort: true })
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, {
+    message: "must be a Kubernetes namespace (a-z, 0-9 and -, starting and ending with a letter or digit)",
+  });
+
+/** A KOTS app slug (`kubectl kots get apps`). */
+export const appSlug = z
+  .string()
+  .min(1)
+  .max(253, { message: "must be at most 253 characters", abort: true })
+  .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, { message: "must be an app slug (kubectl kots get apps)" });
 
 const secretRef = z
   .string()
+  .max(2048, { message: "must be at most 2048 characters", abort: true })
   .refine(isSecretRef, { message: `must not be a plain value; ${SECRET_REF_HINT}` })
   .meta({ description: "Secret reference: env:NAME, file:/path, arn:aws:secretsmanager:… or sst:Name." });
 
-/** A duration written `30s`, `15m`, `2h`, `7d` or `1h30m`, parsed to milliseconds. */
-const duration = z
-  .string()
-  .meta({
-    description: "Duration: 30s, 15m, 2h, 7d (or combined, e.g. 1h30m).",
-    pattern: "^(\\d+d)?(\\d+h)?(\\d+m)?(\\d+s)?$",
-  })
-  .superRefine((text, ctx) => {
-    if (tryParseDuration(text) === undefined) {
-      ctx.addIssue({ code: "custom", message: `"${text}" is not a duration; write e.g. 30s, 15m, 2h or 7d` });
-    }
-  })
-  .transform((text) => tryParseDuration(text) ?? 0);
+/** Grace periods and intervals: more than a year is surely a mistake (and any deadline stays a valid Date). */
+const MAX_PERIOD_MS = 366 * DurationUnitMs.d;
+
+/** A duration written `30s`, `15m`, `2h`, `7d` or `1h30m` of at most `maxMs`, parsed to milliseconds. */
+function duration(maxMs: number) {
+  return z
+    .string()
+    .max(64, { message: "must be at most 64 characters", abort: true })
+    .meta({
+      description: `Duration: 30s, 15m, 2h, 7d (or combined, e.g. 1h30m), at most ${maxMs / DurationUnitMs.d}d.`,
+      pattern: "^(\\d+d)?(\\d+h)?(\\d+m)?(\\d+s)?$",
+    })
+    .superRefine((text, ctx) => {
+      const checked = checkDuration(text, maxMs);
+      if ("problem" in checked)
+        ctx.addIssue({ code: "custom", message: `${checked.problem}; ${checked.fix}` });
+    })
+    .transform((text) => tryParseDuration(text) ?? 0);
+}
+const period = duration(MAX_PERIOD_MS);
+/** Retention and tiering of exports, which can span years. */
+const retention = duration(MAX_DURATION_MS);
 
 /** Strips the `field: ` prefix our own errors carry, since the issue path names the field already. */
 function problemOf(error: unknown): string {
@@ -37,6 +74,7 @@ function problemOf(error: unknown): string {
 
 const cron = z
   .string()
+  .max(200, { message: "must be at most 200 characters", abort: true })
   .meta({
     description:
       "5-field cron (minute hour day-of-month month day-of-week), also expressible in EventBridge Scheduler.",
@@ -54,10 +92,12 @@ const cron = z
 
 const timezone = z
   .string()
-  .refine(isValidTimeZone, {
-    message: "is not an IANA time zone; write e.g. UTC, Europe/Paris or America/New_York",
+  .max(64, { message: "must be at most 64 characters", abort: true })
+  .superRefine((name, ctx) => {
+    const wrong = timeZoneProblem(name);
+    if (wrong) ctx.addIssue({ code: "custom", message: `${wrong.problem}; ${wrong.fix}` });
   })
-  .meta({ description: "IANA time zone the cron is read in." });
+  .meta({ description: "Canonical IANA time zone the cron is read in (UTC, Europe/Paris; not +05:30)." });
 
 const s3Credentials = z
   .strictObject({ accessKeyId: secretRef, secretAccessKey: secretRef, sessionToken: secretRef.optional() })
@@ -81,39 +121,41 @@ export type ExportScope = (typeof ExportScope)[keyof typeof ExportScope];
 const clusterSchema = z.strictObject({
   name: z
     .string()
-    .min(1)
+    .max(63, { message: "must be at most 63 characters", abort: true })
+    .regex(/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/, {
+      message: "must use only letters, digits, '.', '_' and '-', starting and ending with a letter or digit",
+    })
     .default("kots")
     .meta({ description: "Name used in dedup keys and alert messages." }),
-  kubeconfig: z.string().min(1).optional(),
-  context: z.string().min(1).optional(),
-  kotsadmNamespace: z.string().min(1).optional(),
-  veleroNamespace: z.string().min(1).optional(),
+  kubeconfig: text(4096).min(1).optional(),
+  context: text(253).min(1).optional(),
+  kotsadmNamespace: namespace.optional(),
+  veleroNamespace: namespace.optional(),
   insecureSkipTlsVerify: z.boolean().default(false),
-  caFile: z.string().min(1).optional(),
+  caFile: text(4096).min(1).optional(),
   credentials: secretRef
     .optional()
     .meta({ description: "Secret holding JSON {server, caData, token} for reaching the cluster from AWS." }),
-  eks: z.strictObject({ clusterName: z.string().min(1), region: z.string().min(1) }).optional(),
+  eks: z.strictObject({ clusterName: text(100).min(1), region: text(64).min(1) }).optional(),
 });
 
 const scheduleSchema = z
   .strictObject({
     name: z
       .string()
-      .regex(/^[a-z0-9-]+$/, { message: "must use only a-z, 0-9 and -" })
-      .max(52, { message: "must be at most 52 characters (it becomes part of AWS resource names)" }),
+      .max(52, {
+        message: "must be at most 52 characters (it becomes part of AWS resource names)",
+        abort: true,
+      })
+      .regex(/^[a-z0-9-]+$/, { message: "must use only a-z, 0-9 and -" }),
     cron,
     timezone: timezone.default("UTC"),
     type: z.enum(["full", "partial"]).default("full"),
-    app: z
-      .string()
-      .min(1)
-      .optional()
-      .meta({ description: "App slug; required for partial, forbidden for full." }),
-    grace: duration.prefault("1h"),
-    maxDuration: duration.prefault("4h"),
+    app: appSlug.optional().meta({ description: "App slug; required for partial, forbidden for full." }),
+    grace: period.prefault("1h"),
+    maxDuration: period.prefault("4h"),
     export: z.boolean().default(true),
-    exportGrace: duration.prefault("2h"),
+    exportGrace: period.prefault("2h"),
     paused: z.boolean().default(false),
   })
   .superRefine((schedule, ctx) => {
@@ -135,6 +177,7 @@ const scheduleSchema = z
 
 const destination = z
   .string()
+  .max(1024, { message: "must be at most 1024 characters", abort: true })
   .meta({ description: "s3://bucket/prefix, file:///abs/path, or a path relative to the working directory." })
   .superRefine((text, ctx) => {
     const parsed = parseDestination(text);
@@ -144,13 +187,13 @@ const destination = z
 const exportSchema = z.strictObject({
   destination: destination.default(DEFAULT_DESTINATION),
   endpoint: z.url().optional().meta({ description: "S3-compatible endpoint URL of the destination." }),
-  region: z.string().min(1).optional(),
+  region: text(64).min(1).optional(),
   forcePathStyle: z.boolean().optional(),
   credentials: s3Credentials.optional(),
   bsl: z
     .strictObject({
       endpoint: z.url().optional(),
-      region: z.string().min(1).optional(),
+      region: text(64).min(1).optional(),
       credentials: s3Credentials.optional(),
     })
     .optional()
@@ -164,18 +207,18 @@ const exportSchema = z.strictObject({
     .meta({ description: "Newest verified exports that are never expirable." }),
   includePartiallyFailed: z.boolean().default(false),
   configApps: z
-    .array(z.string().min(1))
+    .array(appSlug)
     .optional()
     .meta({ description: "App slugs whose KOTS config is downloaded after each export." }),
   lifecycle: z
     .strictObject({
-      tierAfter: duration
+      tierAfter: retention
         .optional()
         .meta({ description: "Expirable exports move to GLACIER_IR after this (default 30d)." }),
-      retention: duration
+      retention: retention
         .optional()
         .meta({ description: "Expirable exports are deleted after this (default 90d)." }),
-      noncurrentVersions: duration
+      noncurrentVersions: retention
         .optional()
         .meta({ description: "Old object versions are kept this long (default 30d)." }),
     })
@@ -184,7 +227,7 @@ const exportSchema = z.strictObject({
       description: "Lifecycle of the AWS export bucket (applied by `sst deploy`; checked by doctor).",
     }),
   objectLock: z
-    .strictObject({ mode: z.enum(["GOVERNANCE", "COMPLIANCE"]), retention: duration })
+    .strictObject({ mode: z.enum(["GOVERNANCE", "COMPLIANCE"]), retention })
     .optional()
     .meta({ description: "Object Lock default retention on the AWS export bucket (WORM copies)." }),
 });
@@ -192,8 +235,22 @@ const exportSchema = z.strictObject({
 /** Header names whose values are credentials and so must be secret references. */
 const SENSITIVE_HEADER = /authorization|token|secret|key|cookie|signature/i;
 
+/** An HTTP header name (RFC 9110 token). */
+const headerName = z
+  .string()
+  .max(256, { message: "must be at most 256 characters", abort: true })
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "must be an HTTP header name (letters, digits, -)" });
+
+/** An HTTP header value: a CR or LF in one would split the request and add headers of its own. */
+const headerValue = z
+  .string()
+  .max(4096, { message: "must be at most 4096 characters", abort: true })
+  .refine((value) => !hasControl(value.replaceAll("\t", " ")), {
+    message: "must not contain line breaks or other control characters",
+  });
+
 const webhookSchema = z
-  .strictObject({ url: secretRef, headers: z.record(z.string(), z.string()).optional() })
+  .strictObject({ url: secretRef, headers: z.record(headerName, headerValue).optional() })
   .superRefine((webhook, ctx) => {
     for (const [name, value] of Object.entries(webhook.headers ?? {})) {
       if (SENSITIVE_HEADER.test(name) && !isSecretRef(value)) {
@@ -207,7 +264,7 @@ const webhookSchema = z
   });
 
 const alertsSchema = z.strictObject({
-  eventBridge: z.strictObject({ busName: z.string().min(1) }).optional(),
+  eventBridge: z.strictObject({ busName: text(256).min(1) }).optional(),
   sns: z
     .strictObject({
       topicArn: z
@@ -235,22 +292,37 @@ const alertsSchema = z.strictObject({
 const awsSchema = z.strictObject({
   vpc: z
     .strictObject({
-      privateSubnets: z.array(z.string().min(1)).min(1),
-      securityGroups: z.array(z.string().min(1)).min(1),
+      privateSubnets: z.array(text(256).min(1)).min(1),
+      securityGroups: z.array(text(256).min(1)).min(1),
     })
     .optional()
     .meta({ description: "Subnets and security groups for functions that reach a private cluster API." }),
 });
 
+/** True for an address the metrics server can bind: an IPv4 or IPv6 address, or a host name. */
+export function isListenHost(host: string): boolean {
+  return (
+    host.length <= 253 && /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/.test(host)
+  );
+}
+
 const daemonSchema = z.strictObject({
-  verifyInterval: duration.prefault("1m"),
+  verifyInterval: period.prefault("1m"),
   heartbeatUrl: secretRef.optional(),
   metricsPort: z.number().int().min(1).max(65_535).optional(),
+  metricsHost: z
+    .string()
+    .refine(isListenHost, { message: "must be an IP address or a host name, e.g. 127.0.0.1 or 0.0.0.0" })
+    .default("127.0.0.1")
+    .meta({
+      description:
+        "Address the metrics server binds: loopback by default; 0.0.0.0 (all interfaces) for a scraper or probe elsewhere.",
+    }),
 });
 
 export const ConfigSchema = z
   .strictObject({
-    $schema: z.string().optional(),
+    $schema: text(2048).optional(),
     cluster: clusterSchema.prefault({}),
     schedules: z.array(scheduleSchema).default([]),
     export: exportSchema.prefault({}),
@@ -281,12 +353,12 @@ export type AlertsConfig = Config["alerts"];
 export type ClusterConfig = Config["cluster"];
 export type DaemonConfig = Config["daemon"];
 
-/** `["schedules", 0, "cron"]` → `schedules[0].cron`. */
+/** `["schedules", 0, "cron"]` → `schedules[0].cron`. Keys are input too: escaped and cut if long. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = "";
   for (const part of path) {
     if (typeof part === "number") out += `[${part}]`;
-    else out += out === "" ? String(part) : `.${String(part)}`;
+    else out += out === "" ? shortInput(String(part)) : `.${shortInput(String(part))}`;
   }
   return out;
 }
@@ -327,7 +399,12 @@ export function parseConfig(input: unknown): Config {
   const result = ConfigSchema.safeParse(input ?? {});
   if (result.success) return result.data;
   const { field, message, fix } = firstIssue(result.error);
-  throw new InputError("invalid-config", message, { field, fix, cause: result.error });
+  // Messages may quote the bad value: never let one carry control characters to a terminal or a log.
+  throw new InputError("invalid-config", escapeControl(message), {
+    field,
+    fix: escapeControl(fix),
+    cause: result.error,
+  });
 }
 
 /** The JSON Schema of the config file, as committed at the repo root (`kots-backup.schema.json`). */

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { formatDuration, parseDuration, tryParseDuration } from "./duration.ts";
+import { formatDuration, MAX_DURATION_MS, parseDuration, tryParseDuration } from "./duration.ts";
 import { InputError } from "./errors.ts";
 
 describe("durations", () => {
@@ -23,6 +23,27 @@ describe("durations", () => {
     } catch (error) {
       expect((error as InputError).field).toBe("schedules[0].grace");
     }
+  });
+
+  it.each(["999999999999h", `${"9".repeat(40)}d`, `${"9".repeat(400)}s`, "36501d"])(
+    "refuses %s as longer than the maximum, so that now ± it stays a valid Date",
+    (text) => {
+      expect(() => parseDuration(text, "--for")).toThrow(/--for: ".*" is longer than the maximum of 36500d/);
+    },
+  );
+
+  it("takes the maximum itself, and a smaller one when asked", () => {
+    expect(parseDuration("36500d")).toBe(MAX_DURATION_MS);
+    expect(new Date(Date.now() + MAX_DURATION_MS).toISOString()).toMatch(/^21\d\d-/);
+    expect(() => parseDuration("2d", "grace", 86_400_000)).toThrow(
+      /grace: "2d" is longer than the maximum of 1d/,
+    );
+  });
+
+  it("echoes a bad value escaped and cut short", () => {
+    expect(() => parseDuration(`1h\u001b[2J${"x".repeat(1000)}`, "--timeout")).toThrow(
+      /^--timeout: "1h\\u001b\[2Jx{58}…" is not a duration$/,
+    );
   });
 
   it("formats as the shortest combination", () => {

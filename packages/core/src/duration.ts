@@ -1,6 +1,7 @@
 // Durations as written in the config and on the command line: `30s`, `15m`, `2h`, `7d`, or a
 // combination in descending units such as `1h30m`. Parsed to milliseconds; days are 24-hour days.
 import { InputError } from "./errors.ts";
+import { quoteInput } from "./text.ts";
 
 export const DurationUnitMs = {
   s: 1_000,
@@ -25,16 +26,37 @@ export function tryParseDuration(text: string): number | undefined {
   return total;
 }
 
-/** Parses a duration to ms; throws an InputError naming `field` when the text is not one. */
-export function parseDuration(text: string, field = "duration"): number {
+/** The longest duration accepted anywhere (100 years): now ± any duration is always a valid Date. */
+export const MAX_DURATION_MS = 36_500 * DurationUnitMs.d;
+
+/** Checks `text` is a duration of at most `maxMs`: its ms, or the problem and the fix to show. */
+export function checkDuration(
+  text: string,
+  maxMs = MAX_DURATION_MS,
+): { ms: number } | { problem: string; fix: string } {
   const ms = tryParseDuration(text);
   if (ms === undefined) {
-    throw new InputError("invalid-duration", `${field}: "${text}" is not a duration`, {
-      field,
+    return {
+      problem: `${quoteInput(text)} is not a duration`,
       fix: "write a number followed by s, m, h or d, e.g. 30s, 15m, 2h, 7d or 1h30m",
-    });
+    };
   }
-  return ms;
+  if (ms > maxMs) {
+    return {
+      problem: `${quoteInput(text)} is longer than the maximum of ${formatDuration(maxMs)}`,
+      fix: `write at most ${formatDuration(maxMs)}`,
+    };
+  }
+  return { ms };
+}
+
+/** Parses a duration of at most `maxMs` to ms; throws an InputError naming `field` otherwise. */
+export function parseDuration(text: string, field = "duration", maxMs = MAX_DURATION_MS): number {
+  const checked = checkDuration(text, maxMs);
+  if ("problem" in checked) {
+    throw new InputError("invalid-duration", `${field}: ${checked.problem}`, { field, fix: checked.fix });
+  }
+  return checked.ms;
 }
 
 /** Formats ms as the shortest combination of d/h/m/s (`5400000` → `1h30m`); sub-second parts are dropped. */

@@ -1,12 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { isRepeatedWallTime, isValidTimeZone, utcOffsetMs, wallClock } from "./timezone.ts";
+import { isRepeatedWallTime, timeZoneProblem, utcOffsetMs, wallClock } from "./timezone.ts";
 
 describe("time zones", () => {
-  it("knows IANA zones and refuses others", () => {
-    expect(isValidTimeZone("Europe/Paris")).toBe(true);
-    expect(isValidTimeZone("UTC")).toBe(true);
-    expect(isValidTimeZone("Europe/Pariss")).toBe(false);
-    expect(isValidTimeZone("")).toBe(false);
+  it("takes IANA zones as IANA spells them, aliases included", () => {
+    for (const zone of ["Europe/Paris", "UTC", "Etc/UTC", "Asia/Kolkata", "US/Eastern", "Etc/GMT+5"]) {
+      expect(timeZoneProblem(zone), zone).toBeUndefined();
+    }
+  });
+
+  it.each([
+    ["Europe/Pariss", "not an IANA time zone", "e.g. UTC"],
+    ["", "not an IANA time zone", "e.g. UTC"],
+    ["+05:30", "UTC offset", "IANA zone of the place"],
+    ["-0800", "UTC offset", "IANA zone of the place"],
+    ["GMT+2", "UTC offset", "IANA zone of the place"],
+    ["europe/paris", "not spelled as", "did you mean Europe/Paris?"],
+    ["utc", "not spelled as", "did you mean UTC?"],
+    ["us/eastern", "not spelled as", "did you mean America/New_York?"],
+  ])("refuses %j: %s", (zone, problem, fix) => {
+    const wrong = timeZoneProblem(zone);
+    expect(wrong?.problem).toContain(problem);
+    expect(wrong?.fix).toContain(fix);
   });
 
   it("reads wall clocks and offsets", () => {

@@ -1,5 +1,6 @@
 // Wall-clock helpers over Intl: what a UTC instant reads on the clocks of an IANA time zone.
 // Pure (Intl only); formatters are cached per zone because building one is the expensive part.
+import { quoteInput } from "./text.ts";
 
 export interface WallClock {
   year: number;
@@ -37,15 +38,38 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return formatter;
 }
 
-/** True when `timeZone` is an IANA zone name this runtime knows (`UTC`, `Europe/Paris`, …). */
-export function isValidTimeZone(timeZone: string): boolean {
-  if (timeZone.trim() === "") return false;
-  try {
-    formatterFor(timeZone);
-    return true;
-  } catch {
-    return false;
+/**
+ * Why `timeZone` is not an IANA zone name as IANA spells it (`UTC`, `Europe/Paris`), or undefined when
+ * it is one. Intl also accepts UTC offsets (`+05:30`: no daylight saving time, rarely what a schedule
+ * means) and any letter case (`europe/paris`); only the IANA spelling is taken, so that every reader of
+ * the config (EventBridge Scheduler included) sees the same zone.
+ */
+export function timeZoneProblem(timeZone: string): { problem: string; fix: string } | undefined {
+  if (/^\s*(?:[+-]|(?:UTC|GMT)\s*[+-]\d)/i.test(timeZone)) {
+    return {
+      problem: `${quoteInput(timeZone)} is a UTC offset, not a time zone`,
+      fix: "write the IANA zone of the place (e.g. Asia/Kolkata), which also follows its daylight saving time",
+    };
   }
+  let resolved: string;
+  try {
+    if (timeZone.trim() === "") throw new RangeError("empty");
+    resolved = formatterFor(timeZone).resolvedOptions().timeZone;
+  } catch {
+    return {
+      problem: `${quoteInput(timeZone)} is not an IANA time zone`,
+      fix: "write an IANA zone, e.g. UTC, Europe/Paris or America/New_York",
+    };
+  }
+  if (resolved === timeZone) return undefined;
+  // Intl resolves aliases (Asia/Kolkata, Etc/UTC, US/Eastern) to ICU's own name: those are fine when
+  // spelled as IANA does, each part capitalized. A name that only differs in case is a misspelling.
+  const sameName = resolved.toLowerCase() === timeZone.toLowerCase();
+  if (!sameName && timeZone.split("/").every((part) => /^[A-Z]/.test(part))) return undefined;
+  return {
+    problem: `${quoteInput(timeZone)} is not spelled as the IANA time zone name`,
+    fix: `did you mean ${resolved}?`,
+  };
 }
 
 /** The wall-clock reading of `instantMs` in `timeZone`. */
