@@ -299,6 +299,9 @@ const awsSchema = z.strictObject({
     .meta({ description: "Subnets and security groups for functions that reach a private cluster API." }),
 });
 
+/** Where the daemon's metrics server listens unless configured: this machine only. */
+export const DEFAULT_METRICS_HOST = "127.0.0.1";
+
 /** True for an address the metrics server can bind: an IPv4 or IPv6 address, or a host name. */
 export function isListenHost(host: string): boolean {
   return (
@@ -313,7 +316,7 @@ const daemonSchema = z.strictObject({
   metricsHost: z
     .string()
     .refine(isListenHost, { message: "must be an IP address or a host name, e.g. 127.0.0.1 or 0.0.0.0" })
-    .default("127.0.0.1")
+    .default(DEFAULT_METRICS_HOST)
     .meta({
       description:
         "Address the metrics server binds: loopback by default; 0.0.0.0 (all interfaces) for a scraper or probe elsewhere.",

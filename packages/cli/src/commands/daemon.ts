@@ -5,8 +5,10 @@ import { channelsFromConfig } from "@kots-backup/adapters/alerts/index";
 import { destinationStore } from "@kots-backup/adapters/export/stores";
 import { resolveSecret } from "@kots-backup/adapters/secrets/resolve";
 import { ExitCode, InputError } from "@kots-backup/core";
+import { isListenHost } from "@kots-backup/core/config";
 import { secondsCronSlots } from "@kots-backup/core/daemon-plan";
 import { parseDuration } from "@kots-backup/core/duration";
+import { quoteInput } from "@kots-backup/core/text";
 import { type LoadedConfig, loadConfig, openCluster } from "../context.ts";
 import { Daemon, type DaemonSummary } from "../daemon/daemon.ts";
 import type { CommandAction } from "../program.ts";
@@ -30,6 +32,16 @@ function port(text: string): number {
   return value;
 }
 
+function host(text: string): string {
+  if (!isListenHost(text)) {
+    throw new InputError("invalid-host", `--metrics-host: ${quoteInput(text)} is not an address`, {
+      field: "--metrics-host",
+      fix: "give an IP address or a host name: 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces)",
+    });
+  }
+  return text;
+}
+
 export function renderSummary(summary: DaemonSummary & { stoppedBy: string }): string {
   return (
     `daemon stopped (${summary.stoppedBy}): ${summary.slotsFired} slot(s) fired, ${summary.backupsStarted} backup(s) started, ` +
@@ -51,6 +63,7 @@ export const daemonCommand: CommandAction<[DaemonFlags]> = async ({ globals, out
       })()
     : undefined;
   const metricsPort = flags.metricsPort !== undefined ? port(flags.metricsPort) : config.daemon.metricsPort;
+  const metricsHost = flags.metricsHost !== undefined ? host(flags.metricsHost) : config.daemon.metricsHost;
   const destination = await destinationStore(config.export);
   const channels = await channelsFromConfig(config.alerts);
   const heartbeatUrl = config.daemon.heartbeatUrl
@@ -82,7 +95,8 @@ export const daemonCommand: CommandAction<[DaemonFlags]> = async ({ globals, out
       shutdownTimeoutMs,
       ...(heartbeatUrl ? { heartbeatUrl } : {}),
       ...(metricsPort !== undefined ? { metricsPort } : {}),
-      ...(flags.metricsHost ? { metricsHost: flags.metricsHost } : {}),
+      // Always explicit: the flag, else daemon.metricsHost (default loopback).
+      metricsHost,
       ...(slotSource ? { slotSource } : {}),
       ...(flags.internalTick ? { tickMs: parseDuration(flags.internalTick, "--internal-tick") } : {}),
       ...(flags.internalSecondsCron ? { followIntervalMs: 1_000 } : {}),

@@ -124,7 +124,10 @@ registerCommand((program, run) => {
       "--metrics-port <port>",
       "serve /metrics and /healthz on this port (overrides daemon.metricsPort)",
     )
-    .option("--metrics-host <host>", "address to bind the metrics server to (default: all interfaces)")
+    .option(
+      "--metrics-host <host>",
+      "address to bind the metrics server to (overrides daemon.metricsHost; default 127.0.0.1, this machine only)",
+    )
     .option("--shutdown-timeout <duration>", "how long to wait for work in flight when stopping", "20s")
     .addOption(new Option("--internal-seconds-cron <cron6>").hideHelp())
     .addOption(new Option("--internal-tick <duration>").hideHelp())

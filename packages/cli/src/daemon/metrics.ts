@@ -5,6 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { PROMETHEUS_CONTENT_TYPE, PrometheusMetrics } from "@kots-backup/adapters/metrics/prometheus";
+import { DEFAULT_METRICS_HOST } from "@kots-backup/core/config";
 import type { ScheduleFigures } from "@kots-backup/core/usecases/verify";
 
 export class DaemonMetrics {
@@ -48,11 +49,13 @@ export class DaemonMetrics {
 }
 
 export interface MetricsServer {
+  /** The address it listens on. */
+  host: string;
   port: number;
   close(): Promise<void>;
 }
 
-/** Serves `/metrics` and `/healthz` on `port` (0: any free port) on all interfaces, or `host`. */
+/** Serves `/metrics` and `/healthz` on `port` (0: any free port) on `host`, by default loopback only. */
 export async function serveMetrics(
   metrics: DaemonMetrics,
   options: { port: number; host?: string; staleAfterMs: number },
@@ -71,10 +74,12 @@ export async function serveMetrics(
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host, () => resolve());
+    server.listen(options.port, options.host ?? DEFAULT_METRICS_HOST, () => resolve());
   });
+  const address = server.address() as AddressInfo;
   return {
-    port: (server.address() as AddressInfo).port,
+    host: address.address,
+    port: address.port,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
