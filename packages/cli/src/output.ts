@@ -1,6 +1,13 @@
 // How the CLI speaks: results on stdout (one JSON document with --json), logs and progress on stderr.
+// Human text is for a terminal, and much of it comes from the cluster (backup names and annotations,
+// failure reasons, app slugs): every value is shown through escapeControl, so that none can forge a
+// row with a newline or reach the terminal as an escape sequence. JSON output stays exact.
 import { inspect } from "node:util";
 import { ExitCode, isKotsBackupError, type KotsBackupError } from "@kots-backup/core/errors";
+import { escapeControl } from "@kots-backup/core/text";
+
+/** The one escaping of human text: each value a renderer prints goes through it. */
+export { escapeControl };
 
 export interface Output {
   readonly json: boolean;
@@ -19,7 +26,9 @@ export function createOutput(json: boolean, streams: Streams = process): Output 
   return {
     json,
     result(value, human) {
-      streams.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : ensureNewline(human(value)));
+      streams.stdout.write(
+        json ? `${JSON.stringify(value, null, 2)}\n` : ensureNewline(safeLines(human(value))),
+      );
     },
     log(level, message, fields = {}) {
       if (json) {
@@ -34,7 +43,8 @@ export function createOutput(json: boolean, streams: Streams = process): Output 
         )
         .join(" ");
       const prefix = level === "info" ? "" : `${level}: `;
-      streams.stderr.write(`${prefix}${message}${extras ? ` ${extras}` : ""}\n`);
+      // One log entry, one line: whatever the message and fields hold.
+      streams.stderr.write(`${prefix}${escapeControl(`${message}${extras ? ` ${extras}` : ""}`)}\n`);
     },
   };
 }
@@ -51,9 +61,18 @@ export function reportError(error: unknown, json: boolean, streams: Streams = pr
     if (exitCode !== ExitCode.problem) streams.stdout.write(`${JSON.stringify({ error: body }, null, 2)}\n`);
     else streams.stderr.write(`${JSON.stringify({ level: "error", ...body })}\n`);
   } else {
-    streams.stderr.write(`error: ${known ? known.explanation : body.message}\n`);
+    const fix = known?.fix ? `\n  fix: ${escapeControl(known.fix)}` : "";
+    streams.stderr.write(`error: ${escapeControl(body.message)}${fix}\n`);
   }
   return exitCode;
+}
+
+/**
+ * A renderer's lines, each escaped: what a renderer forgot to pass through escapeControl still cannot carry
+ * an escape sequence to the terminal (only a newline inside a value, which must be escaped per value).
+ */
+function safeLines(text: string): string {
+  return text.split("\n").map(escapeControl).join("\n");
 }
 
 function ensureNewline(text: string): string {

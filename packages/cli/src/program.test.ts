@@ -57,6 +57,7 @@ describe("kots-backup CLI", () => {
         "cli/src/program.ts",
         "core/src/errors.ts",
         "cli/src/output.ts",
+        "core/src/text.ts",
       ]);
     }
   });

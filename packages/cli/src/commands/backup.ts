@@ -12,7 +12,7 @@ import {
 } from "@kots-backup/core/usecases/index";
 import { FAILED_PHASES, phaseOf } from "@kots-backup/core/velero";
 import { openCluster } from "../context.ts";
-import type { Output } from "../output.ts";
+import { escapeControl, type Output } from "../output.ts";
 import type { CommandAction } from "../program.ts";
 
 export interface BackupFlags {
@@ -37,7 +37,7 @@ export function renderBackup(result: BackupRunResult): string {
   if (result.deduplicated) rows.push(["note", "an existing backup was reused; none was started"]);
   return rows
     .filter((row): row is [string, string] => row[1] !== undefined)
-    .map(([k, v]) => `${k.padEnd(10)} ${v}`)
+    .map(([k, v]) => `${k.padEnd(10)} ${escapeControl(v)}`)
     .join("\n");
 }
 

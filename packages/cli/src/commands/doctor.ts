@@ -11,15 +11,16 @@ import { LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
 import { S3Store } from "@kots-backup/adapters/store/s3";
 import { ExitCode, isKotsBackupError } from "@kots-backup/core";
 import { loadConfig, openConnection } from "../context.ts";
-import type { Output } from "../output.ts";
+import { escapeControl, type Output } from "../output.ts";
 import type { CommandAction, GlobalOptions } from "../program.ts";
 
 export function renderDoctor(report: DoctorReport): string {
   const lines: string[] = [];
   for (const check of report.checks) {
     const mark = check.skipped ? (check.ok ? "SKIP" : "----") : check.ok ? "PASS" : "FAIL";
-    lines.push(`${mark}  ${check.name}: ${check.detail}`);
-    if (!check.ok && check.fix) lines.push(`      fix: ${check.fix}`);
+    // Details quote what the cluster and the destination answered.
+    lines.push(`${mark}  ${escapeControl(check.name)}: ${escapeControl(check.detail)}`);
+    if (!check.ok && check.fix) lines.push(`      fix: ${escapeControl(check.fix)}`);
   }
   const failed = report.checks.filter((c) => !c.ok).length;
   lines.push(

@@ -16,16 +16,17 @@ import { parseConfig } from "@kots-backup/core/config";
 import { exportRequestFor } from "@kots-backup/core/usecases/reconcile";
 import cliProgress from "cli-progress";
 import { openCluster } from "../context.ts";
-import type { Output } from "../output.ts";
+import { escapeControl, type Output } from "../output.ts";
 import type { CommandAction } from "../program.ts";
 
 export function renderExport(result: ExportResult): string {
+  const backup = escapeControl(result.backup);
   const lines = [
     result.alreadyExported
-      ? `Backup ${result.backup} was already exported and verified: nothing to do.`
-      : `Exported backup ${result.backup} (${result.scope} scope) and verified every object.`,
-    `  destination  ${result.destination}`,
-    `  manifest     ${result.manifestKey}`,
+      ? `Backup ${backup} was already exported and verified: nothing to do.`
+      : `Exported backup ${backup} (${result.scope} scope) and verified every object.`,
+    `  destination  ${escapeControl(result.destination)}`,
+    `  manifest     ${escapeControl(result.manifestKey)}`,
     `  objects      ${result.objects} (${formatBytes(result.bytes)})`,
   ];
   if (!result.alreadyExported) {
@@ -44,10 +45,11 @@ export function renderExport(result: ExportResult): string {
   if (result.phase === "PartiallyFailed")
     lines.push("  NOTE: the backup is PartiallyFailed; KOTS restores only Completed backups.");
   for (const config of result.config ?? []) {
+    const app = escapeControl(config.app);
     lines.push(
       "error" in config
-        ? `  KOTS config of ${config.app}: NOT saved (${config.error})`
-        : `  KOTS config of ${config.app}: ${config.key}`,
+        ? `  KOTS config of ${app}: NOT saved (${escapeControl(config.error)})`
+        : `  KOTS config of ${app}: ${escapeControl(config.key)}`,
     );
   }
   return lines.join("\n");
@@ -158,7 +160,7 @@ export const exportCommand: CommandAction<[string | undefined, ExportFlags]> = a
       out.result(
         failed,
         (f) =>
-          `Export of ${f.backup} did NOT verify: ${f.error.message}\n  no manifest was written; re-run the export.`,
+          `Export of ${escapeControl(f.backup)} did NOT verify: ${escapeControl(f.error.message)}\n  no manifest was written; re-run the export.`,
       );
       return undefined;
     });

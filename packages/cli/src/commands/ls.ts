@@ -4,6 +4,7 @@ import { ExitCode } from "@kots-backup/core";
 import type { BackupSummary } from "@kots-backup/core/backups";
 import { listBackups } from "@kots-backup/core/usecases/index";
 import { openClaims, openCluster } from "../context.ts";
+import { escapeControl } from "../output.ts";
 import type { CommandAction } from "../program.ts";
 
 export interface LsFlags {
@@ -33,20 +34,23 @@ export function renderBackupTable(rows: readonly BackupSummary[], now: number = 
     "ERRORS",
     "WARNINGS",
   ];
-  const lines = rows.map((r) => [
-    r.name,
-    r.type,
-    r.app ?? "",
-    r.status,
-    r.phase,
-    r.trigger,
-    r.schedule ?? "",
-    r.requestedAt ?? "",
-    r.completedAt ?? "",
-    daysUntil(r.expiresAt, now),
-    String(r.errors),
-    String(r.warnings),
-  ]);
+  // Cells come from the cluster (names, annotations, app slugs): one escaped line each.
+  const lines = rows.map((r) =>
+    [
+      r.name,
+      r.type,
+      r.app ?? "",
+      r.status,
+      r.phase,
+      r.trigger,
+      r.schedule ?? "",
+      r.requestedAt ?? "",
+      r.completedAt ?? "",
+      daysUntil(r.expiresAt, now),
+      String(r.errors),
+      String(r.warnings),
+    ].map(escapeControl),
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
   const format = (cells: string[]) =>
     cells

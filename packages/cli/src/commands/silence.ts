@@ -8,6 +8,7 @@ import { ExitCode, InputError } from "@kots-backup/core";
 import type { Config } from "@kots-backup/core/config";
 import { parseDuration } from "@kots-backup/core/duration";
 import { type LoadedConfig, loadConfig } from "../context.ts";
+import { escapeControl } from "../output.ts";
 import type { CommandAction } from "../program.ts";
 
 export interface SilenceFlags {
@@ -52,7 +53,10 @@ export const silenceCommand: CommandAction<[string, SilenceFlags]> = async (
     createdAt: iso(now),
   };
   await new StateStore(await destinationStore(config.export)).setSilence(silence);
-  out.result(silence, (s) => `${s.schedule} silenced until ${s.until}${s.reason ? ` (${s.reason})` : ""}`);
+  out.result(
+    silence,
+    (s) => `${s.schedule} silenced until ${s.until}${s.reason ? ` (${escapeControl(s.reason)})` : ""}`,
+  );
   return ExitCode.ok;
 };
 

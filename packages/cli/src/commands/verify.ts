@@ -13,7 +13,7 @@ import {
 } from "@kots-backup/core/usecases/verify";
 import { checkRecordStore } from "@kots-backup/core/usecases/verify-state";
 import { type LoadedConfig, loadConfig, openCluster } from "../context.ts";
-import type { Output } from "../output.ts";
+import { escapeControl, type Output } from "../output.ts";
 import type { CommandAction, GlobalOptions } from "../program.ts";
 
 export interface VerifyEnvironment {
@@ -57,15 +57,18 @@ const dash = (value: string | undefined) => value ?? "-";
 export function renderChecks(checks: readonly VerifyCheck[]): string {
   if (checks.length === 0) return "No schedules configured (add schedules to the config file).";
   const header = ["SCHEDULE", "STATE", "REASONS", "SINCE", "LAST SUCCESS", "LAST EXPORT", "EXPECTED BY"];
-  const rows = checks.map((c) => [
-    c.name,
-    c.silencedUntil ? `${c.state} (silenced until ${c.silencedUntil})` : c.state,
-    c.reasons.join(",") || "-",
-    dash(c.since),
-    dash(c.lastSuccessAt),
-    dash(c.lastExportAt),
-    dash(c.expectedBy),
-  ]);
+  // Times come from the cluster and the destination's state: one escaped line each.
+  const rows = checks.map((c) =>
+    [
+      c.name,
+      c.silencedUntil ? `${c.state} (silenced until ${c.silencedUntil})` : c.state,
+      c.reasons.join(",") || "-",
+      dash(c.since),
+      dash(c.lastSuccessAt),
+      dash(c.lastExportAt),
+      dash(c.expectedBy),
+    ].map(escapeControl),
+  );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
