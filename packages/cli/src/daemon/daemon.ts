@@ -205,7 +205,7 @@ export class Daemon {
         ...(this.#o.metricsHost ? { host: this.#o.metricsHost } : {}),
         staleAfterMs: Math.max(30_000, tickMs * 10),
       });
-      this.#o.log("info", `metrics on http://${this.#o.metricsHost ?? "0.0.0.0"}:${server.port}/metrics`);
+      this.#o.log("info", `metrics on http://${server.host}:${server.port}/metrics`);
     }
     try {
       this.#lastFired = lastFiredFromClaims(await this.state.listClaims());
