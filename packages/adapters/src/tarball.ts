@@ -58,6 +58,11 @@ export interface TarballReport {
   entries: number;
   /** JSON objects under `resources/` (each counted at every path it appears). */
   resources: number;
+  /**
+   * The backed-up items at their primary path, as Velero's resource list names them:
+   * `<apiVersion>/<Kind>` → `<namespace>/<name>` (or `<name>` when cluster-scoped).
+   */
+  items: Record<string, string[]>;
   problems: string[];
   problemCount: number;
 }
@@ -100,7 +105,14 @@ export async function checkVeleroTarball(
   body: Readable,
   limits: Readonly<TarballLimits> = TARBALL_LIMITS,
 ): Promise<TarballReport> {
-  const report: TarballReport = { ok: false, entries: 0, resources: 0, problems: [], problemCount: 0 };
+  const report: TarballReport = {
+    ok: false,
+    entries: 0,
+    resources: 0,
+    items: {},
+    problems: [],
+    problemCount: 0,
+  };
   const problem = (text: string) => {
     report.problemCount += 1;
     if (report.problems.length < MAX_PROBLEMS) report.problems.push(text);
@@ -160,7 +172,11 @@ export async function checkVeleroTarball(
       return;
     }
     report.resources += 1;
-    const o = object as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown } } | null;
+    const o = object as {
+      apiVersion?: unknown;
+      kind?: unknown;
+      metadata?: { name?: unknown; namespace?: unknown };
+    } | null;
     if (typeof o !== "object" || o === null || Array.isArray(o))
       problem(`${shown(name)} is not a JSON object`);
     else if (
@@ -169,6 +185,12 @@ export async function checkVeleroTarball(
       typeof o.metadata?.name !== "string"
     ) {
       problem(`${shown(name)} lacks apiVersion, kind or metadata.name`);
+    } else if (PRIMARY_RESOURCE.test(name)) {
+      const namespace = typeof o.metadata.namespace === "string" ? `${o.metadata.namespace}/` : "";
+      const type = `${o.apiVersion}/${o.kind}`;
+      const items = Object.hasOwn(report.items, type) ? (report.items[type] as string[]) : [];
+      items.push(`${namespace}${o.metadata.name}`);
+      report.items[type] = items;
     }
   };
   const compressed = new Counter();

@@ -7,6 +7,7 @@ import { Option } from "commander";
 import { registerCommand } from "../program.ts";
 import type { BackupFlags } from "./backup.ts";
 import type { DaemonFlags } from "./daemon.ts";
+import type { DrillFlags } from "./drill.ts";
 import type { ExportFlags } from "./export.ts";
 import type { LsFlags } from "./ls.ts";
 import type { SilenceFlags } from "./silence.ts";
@@ -141,4 +142,14 @@ registerCommand((program, run) => {
         "the export destination's settings, and the alert channels (dry run). Exit 1 when any check fails.",
     )
     .action(run(async (ctx) => (await import("./doctor.ts")).doctorCommand(ctx)));
+
+  program
+    .command("drill")
+    .description(
+      "Restore drill, offline: read the newest verified export of each kind (or --backup) at export.destination\n" +
+        "as Velero's restore would (manifest, every checksum, velero-backup.json, a safe tarball, the resource\n" +
+        "list) and print one line per backup with the time it took. Exit 1 when an export could not be restored.",
+    )
+    .option("--backup <name>", "drill this backup's export only")
+    .action(run(async (ctx, flags: DrillFlags) => (await import("./drill.ts")).drillCommand(ctx, flags)));
 });
