@@ -28,13 +28,20 @@ describe("npm run demo", () => {
     expect(stderr).not.toMatch(/controller error|unhandled/i);
     expect(code).toBe(0);
     expect(stdout).toContain("SIMULATED");
-    for (const step of ["STEP 1 done", "STEP 2 done", "STEP 3 done", "STEP 4: status page written: "]) {
+    for (const step of [
+      "STEP 1 done",
+      "STEP 2 done",
+      "STEP 3 done",
+      "STEP 4: status page written: ",
+      "STEP 5: restore drill of ",
+    ]) {
       expect(stdout).toContain(step);
     }
     expect(stdout).toContain("ALERT: Check Down kots-backup:demo:demo-full");
     expect(stdout).toContain("RESOLVED: Check Up kots-backup:demo:demo-full");
     expect(stdout).toMatch(/\[webhook receiver\] POST \/kots-backup-alerts: Check Down/);
     expect(stdout).toMatch(/\[webhook receiver\] POST \/kots-backup-alerts: Check Up/);
+    expect(stdout).toMatch(/STEP 5: restore drill of \S+: restorable/);
     expect(stdout).toContain("demo complete");
   }, 150_000);
 

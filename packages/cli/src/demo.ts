@@ -6,7 +6,8 @@
 //   2. the simulated Velero is broken: the next scheduled backup fails, the check goes down and the
 //      alert is delivered (to this terminal and to a local webhook receiver the demo starts);
 //   3. Velero recovers: the next backup completes and the alert resolves (Check Up);
-//   4. the HTML status page is written and its path printed.
+//   4. the HTML status page is written and its path printed;
+//   5. the restore drill (`kots-backup drill`) reads each newest export as Velero's restore would.
 // The demo's schedule fires every 10 seconds. The public config accepts only 5-field crons (what
 // EventBridge Scheduler can run), so the config says `* * * * *` and the daemon's scheduler is given
 // an internal 6-field croner override (`*/10 * * * * *`); verify still reads the config's cron.
@@ -17,6 +18,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Channel, channelsFromConfig } from "@kots-backup/adapters/alerts/index";
+import { drillExport, newestExports } from "@kots-backup/adapters/drill/offline";
 import { KubeKotsCluster } from "@kots-backup/adapters/kube/cluster";
 import { connect } from "@kots-backup/adapters/kube/connection";
 import { LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
@@ -39,7 +41,7 @@ const bar = "=".repeat(78);
 
 // Ctrl-C at any point: stop what runs, clean up, exit 0.
 const controller = new AbortController();
-let outcome = "done" as "done" | "deadline" | "interrupted";
+let outcome = "done" as "done" | "deadline" | "interrupted" | "drill-failed";
 const interrupt = () => {
   outcome = "interrupted";
   controller.abort();
@@ -284,6 +286,18 @@ if (lastRun) {
   writeFileSync(statusPath, renderStatusPage(model));
   say(`STEP 4: status page written: ${statusPath}`);
 }
+if (outcome === "done") {
+  // The restore rehearsal `kots-backup drill` runs: each newest export read as Velero's restore would.
+  for (const backup of await newestExports(destination)) {
+    const drilled = await drillExport(destination, backup);
+    if (!drilled.ok) outcome = "drill-failed";
+    say(
+      drilled.ok
+        ? `STEP 5: restore drill of ${backup}: restorable (${drilled.checks.map((c) => c.name).join(", ")}; ${drilled.durationMs} ms)`
+        : `STEP 5: restore drill of ${backup} FAILED: ${drilled.cause}`,
+    );
+  }
+}
 say(
   `daemon stopped: ${summary.slotsFired} slots, ${summary.backupsStarted} backups started, ${summary.exportsCompleted} exports, ${summary.verifyRuns} verify runs`,
 );
@@ -309,7 +323,9 @@ if (outcome === "done") {
   say(
     outcome === "interrupted"
       ? "demo interrupted (Ctrl-C)."
-      : `demo did NOT see every step within ${DEADLINE_MS / 1000} s; missing: ${missing.join(", ")}.`,
+      : outcome === "drill-failed"
+        ? "demo's restore drill FAILED: the export above could not be restored from."
+        : `demo did NOT see every step within ${DEADLINE_MS / 1000} s; missing: ${missing.join(", ")}.`,
   );
 }
-process.exitCode = outcome === "deadline" ? 1 : 0;
+process.exitCode = outcome === "deadline" || outcome === "drill-failed" ? 1 : 0;
