@@ -299,6 +299,128 @@ const awsSchema = z.strictObject({
     .meta({ description: "Subnets and security groups for functions that reach a private cluster API." }),
 });
 
+// ── External recovery points ───────────────────────────────────────────────────────────────────────
+// What a KOTS snapshot does not hold (an external database, object storage, a registry), watched next to
+// the schedules: each is a check with the same states, reasons and paging (core/external.ts).
+
+export const ExternalKind = { rds: "rds", awsBackup: "aws-backup", s3: "s3", command: "command" } as const;
+export type ExternalKind = (typeof ExternalKind)[keyof typeof ExternalKind];
+
+/** A check name: DNS-like, short enough for a dedup key and a state key. */
+const externalName = z
+  .string()
+  .max(52, { message: "must be at most 52 characters", abort: true })
+  .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, {
+    message: "must use only a-z, 0-9 and -, starting and ending with a letter or digit",
+  });
+
+/** The newest recovery point must be younger than this; one day at least is typical. */
+const recoveryPeriod = period.refine((ms) => ms > 0, { message: "must be longer than 0s" });
+
+/** Where an AWS API is reached: the default chain's region unless set; an endpoint for S3-compatible or test peers. */
+const awsApi = {
+  region: text(64)
+    .min(1)
+    .optional()
+    .meta({ description: "AWS region of the resource (default: the SDK's)." }),
+  endpoint: z.url().optional().meta({ description: "API endpoint URL (tests, S3-compatible stores)." }),
+};
+
+const externalCommon = {
+  name: externalName.meta({ description: "Check name: dedup key kots-backup:<cluster>:external:<name>." }),
+  app: appSlug.meta({ description: "App slug the data belongs to (recoverability is shown per app)." }),
+  period: recoveryPeriod.meta({ description: "The newest recovery point must be at most this old." }),
+  grace: period.prefault("1h"),
+  paused: z.boolean().default(false),
+};
+
+/** An AWS resource name or id as the API takes it: printable, no spaces. */
+const awsId = z
+  .string()
+  .max(255, { message: "must be at most 255 characters", abort: true })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9:._/-]*$/, { message: "must be an identifier (letters, digits, - _ . : /)" });
+
+const externalRds = z
+  .strictObject({
+    kind: z.literal("rds"),
+    ...externalCommon,
+    instance: awsId.optional().meta({ description: "RDS DB instance identifier." }),
+    cluster: awsId.optional().meta({ description: "Aurora DB cluster identifier." }),
+    requireEncryption: z
+      .boolean()
+      .default(true)
+      .meta({ description: "An unencrypted newest snapshot is down with `unencrypted`." }),
+    ...awsApi,
+  })
+  .superRefine((point, ctx) => {
+    if ((point.instance === undefined) === (point.cluster === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: ["instance"],
+        message: "set exactly one of instance (an RDS instance) or cluster (an Aurora cluster)",
+      });
+  });
+
+const externalAwsBackup = z.strictObject({
+  kind: z.literal("aws-backup"),
+  ...externalCommon,
+  resourceArn: z
+    .string()
+    .max(1600, { message: "must be at most 1600 characters", abort: true })
+    .regex(/^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:\S+$/, {
+      message: "must be the ARN of the resource AWS Backup protects",
+    }),
+  vault: text(50).min(2).optional().meta({ description: "Only recovery points in this backup vault count." }),
+  ...awsApi,
+});
+
+/** An S3 bucket name (the rules S3 enforces for new buckets). */
+const bucketName = z
+  .string()
+  .max(63, { message: "must be at most 63 characters", abort: true })
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "must be an S3 bucket name" });
+
+const externalS3 = z.strictObject({
+  kind: z.literal("s3"),
+  ...externalCommon,
+  bucket: bucketName,
+  forcePathStyle: z.boolean().optional(),
+  replica: z
+    .strictObject({
+      bucket: bucketName,
+      prefix: text(1024)
+        .optional()
+        .meta({ description: "Folder the app writes often (bounds the listing)." }),
+      ...awsApi,
+    })
+    .optional()
+    .meta({
+      description:
+        "A replica (or copy) bucket: its newest object under prefix must be within the period. Without it, an enabled replication rule is required.",
+    }),
+  ...awsApi,
+});
+
+/** A command's timeout: a probe that hangs must not hold verify up. */
+const MAX_COMMAND_TIMEOUT_MS = 10 * DurationUnitMs.m;
+
+const externalCommand = z.strictObject({
+  kind: z.literal("command"),
+  ...externalCommon,
+  command: z.array(text(4096).min(1)).min(1).max(64).meta({
+    description:
+      "Executable and arguments (no shell): it exits 0 and prints the ISO time of the newest recovery point. Daemon and CLI only.",
+  }),
+  timeout: duration(MAX_COMMAND_TIMEOUT_MS).prefault("30s"),
+});
+
+const externalSchema = z.discriminatedUnion("kind", [
+  externalRds,
+  externalAwsBackup,
+  externalS3,
+  externalCommand,
+]);
+
 /** Where the daemon's metrics server listens unless configured: this machine only. */
 export const DEFAULT_METRICS_HOST = "127.0.0.1";
 
@@ -332,6 +454,7 @@ export const ConfigSchema = z
     alerts: alertsSchema.prefault({}),
     daemon: daemonSchema.prefault({}),
     aws: awsSchema.optional(),
+    external: z.array(externalSchema).default([]),
   })
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
@@ -345,6 +468,17 @@ export const ConfigSchema = z
         });
       } else seen.set(schedule.name, index);
     });
+    const external = new Map<string, number>();
+    config.external.forEach((point, index) => {
+      const first = external.get(point.name);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["external", index, "name"],
+          message: `"${point.name}" is already used by external[${first}]; external names must be unique`,
+        });
+      } else external.set(point.name, index);
+    });
   })
   .meta({ title: "kots-backup configuration" });
 
@@ -355,6 +489,7 @@ export type ExportConfig = Config["export"];
 export type AlertsConfig = Config["alerts"];
 export type ClusterConfig = Config["cluster"];
 export type DaemonConfig = Config["daemon"];
+export type ExternalPointConfig = Config["external"][number];
 
 /** `["schedules", 0, "cron"]` → `schedules[0].cron`. Keys are input too: escaped and cut if long. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
