@@ -227,3 +227,58 @@ export async function startSlack(): Promise<Receiver> {
     text("ok");
   });
 }
+
+/** How an echoing peer writes back what it got. */
+export const ECHO_FORMS = {
+  plain: (s: string) => s,
+  upper: (s: string) => s.toUpperCase(),
+  lower: (s: string) => s.toLowerCase(),
+  percent: (s: string) => encodeURIComponent(s),
+  json: (s: string) => JSON.stringify(s),
+  base64: (s: string) => Buffer.from(s).toString("base64"),
+  base64url: (s: string) => Buffer.from(s).toString("base64url"),
+  hex: (s: string) => Buffer.from(s).toString("hex"),
+  /** Plain, after padding that puts the credential across the 300th character of the body. */
+  long: (s: string) => s,
+} as const;
+export type EchoForm = keyof typeof ECHO_FORMS;
+
+/** What an echoing peer quotes: the request line (the URL's path and query), the Authorization header, the body. */
+export type EchoPiece = "path" | "authorization" | "body";
+
+export interface EchoReceiver extends Receiver {
+  /** How the next answers echo the request (default plain). */
+  form: EchoForm;
+  /** The piece quoted first (default the request line). */
+  lead: EchoPiece;
+}
+
+/**
+ * A careless peer: answers every request with `status` and an error body quoting what it got, in
+ * `form`, as some gateways and misconfigured receivers do. In the `long` form the quote starts after
+ * 260 characters, so a credential near the start of the lead piece straddles the 300th character
+ * (where an error message's quote of a body is cut) and a long tail follows.
+ */
+export async function startEcho(status: number, headers: Record<string, string> = {}): Promise<EchoReceiver> {
+  const receiver = await start((req, res) => {
+    const pieces: Record<EchoPiece, string> = {
+      path: `POST ${req.path}`,
+      authorization: `authorization: ${req.headers.authorization ?? "-"}`,
+      body: req.raw,
+    };
+    const order = [echo.lead, ...(["path", "authorization", "body"] as const).filter((p) => p !== echo.lead)];
+    const quoted = order.map((piece) => ECHO_FORMS[echo.form](pieces[piece])).join("\n");
+    res.writeHead(status, { "content-type": "text/plain", ...headers });
+    res.end(
+      echo.form === "long"
+        ? `request refused: ${"x".repeat(260)}${quoted}${"y".repeat(5000)}`
+        : `request refused: ${quoted}`,
+    );
+  });
+  // Requests arrive only once this is set; the answers follow `form` and `lead` as they are then.
+  const echo: EchoReceiver = Object.assign(receiver, {
+    form: "plain" as EchoForm,
+    lead: "path" as EchoPiece,
+  });
+  return echo;
+}

@@ -55,6 +55,61 @@ describe("redact", () => {
     expect(out).toBe(`a ${REDACTED} b ${REDACTED} c "${REDACTED}" d ${REDACTED}`);
   });
 
+  it("redacts each secret-bearing part of a URL on its own, and leaves the bare host readable", () => {
+    const url = "https://hooks.example.com/services/T0AB/B0CD/XyZ9kQ2wLm7pR4tV?token=abc&sig=Zq81vX0pLk";
+    const secret = new Secret(url);
+    for (const part of [
+      "/services/T0AB/B0CD/XyZ9kQ2wLm7pR4tV",
+      "XyZ9kQ2wLm7pR4tV",
+      "token=abc",
+      "Zq81vX0pLk",
+    ]) {
+      expect(redact(`peer said: ${part}.`, [secret]), part).toBe(`peer said: ${REDACTED}.`);
+    }
+    expect(redact("posting to hooks.example.com failed", [secret])).toBe(
+      "posting to hooks.example.com failed",
+    );
+    // user info too
+    expect(redact("as bob:pa55word-xyz", ["https://bob:pa55word-xyz@h.example/x"])).not.toContain("pa55word");
+  });
+
+  it("redacts every encoding of a secret and of its parts, in any letter case", () => {
+    const key = "Ek7q0Rz3Wm9Xv2Lp5Tn8Yb4Hc6Jd1Fg0";
+    const encodings = [
+      key.toUpperCase(),
+      key.toLowerCase(),
+      encodeURIComponent(`a/${key}`),
+      Buffer.from(key).toString("base64"),
+      Buffer.from(key).toString("base64url"),
+      Buffer.from(key).toString("hex"),
+      Buffer.from(key).toString("hex").toUpperCase(),
+      // inside a longer encoded text, at each byte alignment
+      Buffer.from(`{"k":"${key}"}`).toString("base64"),
+      Buffer.from(`{"ke":"${key}"}`).toString("base64"),
+      Buffer.from(`{"key":"${key}"}`).toString("base64url"),
+    ];
+    // The key's own characters in each encoding (at a byte offset, less the groups shared with neighbours).
+    const own = [...encodings.slice(0, 7)];
+    for (const pad of [1, 2]) {
+      const bytes = Buffer.concat([Buffer.alloc(pad), Buffer.from(key)]);
+      own.push(bytes.toString("base64").slice(4, -4), bytes.toString("base64url").slice(4, -4));
+    }
+    for (const encoded of encodings) {
+      const out = redact(`<${encoded}>`, [new Secret(key)]);
+      expect(out, encoded).toContain(REDACTED);
+      // No run of 8 characters of the key, in any of its encodings, survives.
+      for (const form of own) {
+        for (let i = 0; i + 8 <= form.length; i++) expect(out).not.toContain(form.slice(i, i + 8));
+      }
+    }
+  });
+
+  it("redacts a partial echo of 8 characters or more, so cutting before redacting cannot leak a prefix", () => {
+    const key = "Ek7q0Rz3Wm9Xv2Lp5Tn8Yb4Hc6Jd1Fg0";
+    expect(redact(`key ${key.slice(0, 11)}…`, [key])).toBe(`key ${REDACTED}…`);
+    expect(redact(`key ${key.slice(0, 7)}…`, [key])).toBe(`key ${key.slice(0, 7)}…`);
+  });
+
   it("replaces the longer of two overlapping values whole, and ignores very short values", () => {
     expect(redact("key abcdef-ghij", ["abcdef", "abcdef-ghij", "k"])).toBe(`key ${REDACTED}`);
     expect(redact("nothing here", [undefined, ""])).toBe("nothing here");

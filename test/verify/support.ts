@@ -133,7 +133,13 @@ export class RecordingDelivery {
     const outcomes: DeliveryOutcome[] = [];
     for (const channel of this.channels.filter((c) => !only || only.includes(c))) {
       if (this.failing.has(channel) || this.flaky?.(channel)) {
-        outcomes.push({ channel, ok: false, error: "503 Service Unavailable (gave up after 4 attempts)" });
+        outcomes.push({
+          channel,
+          ok: false,
+          error: "503 Service Unavailable (gave up after 4 attempts)",
+          failure: "server-error",
+          status: 503,
+        });
       } else {
         this.sent.push({ channel, event });
         outcomes.push({ channel, ok: true });

@@ -3,9 +3,8 @@
 import type { DetailType, KotsBackupEvent } from "@kots-backup/core";
 import { DetailType as DT } from "@kots-backup/core";
 import { type RetryPolicy, withRetry } from "../retry.ts";
-import type { Secret } from "../secrets/secret.ts";
-import { redact } from "../secrets/secret.ts";
-import { DeliveryError } from "./errors.ts";
+import { redactor, type Secret } from "../secrets/secret.ts";
+import { DeliveryError, DeliveryFailure } from "./errors.ts";
 
 export interface SendOptions {
   /** Aborted when the attempt's time is up; channels pass it to fetch / the AWS SDK. */
@@ -70,8 +69,11 @@ export interface DeliveryResult {
   attempts: number;
   /** True when the channel does not send this detail type. */
   skipped?: boolean;
-  /** Redacted reason of the last failure. */
+  /** Redacted reason of the last failure (for logs: it may quote the peer's answer). */
   error?: string;
+  /** The last failure's class and HTTP status: all that may be stored of it. */
+  failure?: DeliveryFailure;
+  status?: number;
 }
 
 /** Sends `event` to every channel that takes its detail type; never throws. */
@@ -92,7 +94,8 @@ async function deliverOne(
     return { channel: channel.name, ok: true, attempts: 0, skipped: true };
   }
   const policy = { ...CHANNEL_RETRY_POLICY, ...options.policy };
-  const secrets = channel.secrets ?? [];
+  const scrub = redactor(channel.secrets ?? []);
+  const asFailure = (error: unknown) => asDeliveryError(channel.name, error, scrub);
   let attempts = 0;
   try {
     await withRetry(
@@ -105,14 +108,14 @@ async function deliverOne(
         ...(options.sleep ? { sleep: options.sleep } : {}),
         ...(options.random ? { random: options.random } : {}),
         classify: (error) => {
-          const failure = asDeliveryError(channel.name, error);
+          const failure = asFailure(error);
           if (!failure.retryable) return { retry: false };
           return failure.retryAfterMs === undefined
             ? { retry: true }
             : { retry: true, retryAfterMs: failure.retryAfterMs };
         },
         onRetry: ({ attempt, delayMs, error }) => {
-          const message = redact(asDeliveryError(channel.name, error).message, secrets);
+          const message = scrub(asFailure(error).message);
           options.log?.({
             level: "warn",
             channel: channel.name,
@@ -124,15 +127,22 @@ async function deliverOne(
     );
     return { channel: channel.name, ok: true, attempts };
   } catch (error) {
-    const failure = asDeliveryError(channel.name, error);
+    const failure = asFailure(error);
     const stop = !failure.retryable
       ? "not retryable"
       : attempts >= policy.maxAttempts
         ? `gave up after ${attempts} attempts`
         : `peer asked to retry after ${Math.ceil((failure.retryAfterMs ?? 0) / 1000)} s, over the ${Math.ceil(policy.maxRetryAfterMs / 1000)} s limit`;
-    const message = `${redact(failure.message, secrets)} (${stop})`;
+    const message = `${scrub(failure.message)} (${stop})`;
     options.log?.({ level: "error", channel: channel.name, attempt: attempts, message });
-    return { channel: channel.name, ok: false, attempts, error: message };
+    return {
+      channel: channel.name,
+      ok: false,
+      attempts,
+      error: message,
+      failure: failure.failure,
+      ...(failure.status === undefined ? {} : { status: failure.status }),
+    };
   }
 }
 
@@ -148,6 +158,7 @@ async function attemptWithTimeout(
       reject(
         new DeliveryError(channel.name, `attempt timed out after ${timeoutMs} ms`, {
           retryable: true,
+          failure: DeliveryFailure.timeout,
         }),
       );
       controller.abort();
@@ -169,10 +180,13 @@ async function attemptWithTimeout(
   }
 }
 
-function asDeliveryError(channel: string, error: unknown): DeliveryError {
+function asDeliveryError(channel: string, error: unknown, scrub: (text: string) => string): DeliveryError {
   if (error instanceof DeliveryError) return error;
   // An unexpected error (a bug, a bad argument): report it, do not retry it.
   const name = error instanceof Error ? error.name : "Error";
-  const message = error instanceof Error ? error.message : String(error);
-  return new DeliveryError(channel, `${name}: ${message.slice(0, 300)}`, { retryable: false });
+  const message = scrub(error instanceof Error ? error.message : String(error));
+  return new DeliveryError(channel, `${name}: ${message.slice(0, 300)}`, {
+    retryable: false,
+    failure: DeliveryFailure.unexpected,
+  });
 }

@@ -1,7 +1,11 @@
 // The one error an alert channel throws. Messages name the channel, never its URL, routing key or
-// token; `retryable` tells deliver() whether another attempt can help.
+// token; `retryable` tells deliver() whether another attempt can help; `failure` and `status` are
+// all that is ever stored of it (the message may quote a peer's answer: logs only).
 import { EnvironmentError } from "@kots-backup/core";
+import { DeliveryFailure } from "@kots-backup/core/usecases/verify-state";
 import { transientNetworkCode } from "../retry.ts";
+
+export { DeliveryFailure };
 
 export interface DeliveryErrorOptions {
   /** Another attempt may succeed (429, 5xx, timeout, connection error, throttling). */
@@ -10,11 +14,22 @@ export interface DeliveryErrorOptions {
   status?: number;
   /** The peer asked to wait this long before retrying (Retry-After). */
   retryAfterMs?: number;
+  /** Default: from `status` (see {@link failureOfStatus}), else `unexpected`. */
+  failure?: DeliveryFailure;
+}
+
+/** The failure class of an HTTP error status. */
+export function failureOfStatus(status: number): DeliveryFailure {
+  if (status === 429) return DeliveryFailure.throttled;
+  if (status === 408) return DeliveryFailure.timeout;
+  if (status >= 500) return DeliveryFailure.serverError;
+  return DeliveryFailure.rejected;
 }
 
 export class DeliveryError extends EnvironmentError {
   readonly channel: string;
   readonly retryable: boolean;
+  readonly failure: DeliveryFailure;
   readonly status?: number;
   readonly retryAfterMs?: number;
 
@@ -25,6 +40,9 @@ export class DeliveryError extends EnvironmentError {
     this.name = "DeliveryError";
     this.channel = channel;
     this.retryable = options.retryable;
+    this.failure =
+      options.failure ??
+      (options.status === undefined ? DeliveryFailure.unexpected : failureOfStatus(options.status));
     if (options.status !== undefined) this.status = options.status;
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
@@ -58,7 +76,22 @@ export function fromAwsError(channel: string, error: unknown): DeliveryError {
   const name = typeof e?.name === "string" ? e.name : "Error";
   const status = e?.$metadata?.httpStatusCode;
   const code = transientNetworkCode(error);
-  if (code) return new DeliveryError(channel, `connection error (${code})`, { retryable: true });
+  if (code) {
+    return new DeliveryError(channel, `connection error (${code})`, {
+      retryable: true,
+      failure: DeliveryFailure.connection,
+    });
+  }
+  const failure = AWS_THROTTLING.has(name)
+    ? DeliveryFailure.throttled
+    : AWS_TIMEOUTS.has(name)
+      ? DeliveryFailure.timeout
+      : status !== undefined
+        ? failureOfStatus(status)
+        : e?.$retryable !== undefined
+          ? DeliveryFailure.connection
+          : // No answer and no network error: missing credentials or region.
+            DeliveryFailure.notSent;
   const retryable =
     AWS_THROTTLING.has(name) ||
     AWS_TIMEOUTS.has(name) ||
@@ -68,6 +101,7 @@ export function fromAwsError(channel: string, error: unknown): DeliveryError {
   const detail = typeof awsMessage === "string" && awsMessage ? `: ${awsMessage.slice(0, 300)}` : "";
   return new DeliveryError(channel, `${name}${status ? ` (HTTP ${status})` : ""}${detail}`, {
     retryable,
+    failure,
     ...(status === undefined ? {} : { status }),
   });
 }

@@ -8,7 +8,7 @@ import {
 import type { DetailType, KotsBackupEvent } from "@kots-backup/core";
 import { EVENT_SOURCE } from "@kots-backup/core";
 import type { Channel, SendOptions } from "./channel.ts";
-import { DeliveryError, fromAwsError } from "./errors.ts";
+import { DeliveryError, DeliveryFailure, fromAwsError } from "./errors.ts";
 
 export interface EventBridgeChannelOptions {
   client: EventBridgeClient;
@@ -51,7 +51,15 @@ export function eventBridgeChannel(options: EventBridgeChannelOptions): Channel 
         throw new DeliveryError(
           name,
           `PutEvents rejected the event on bus ${options.busName}: ${code}${entry.ErrorMessage ? ` (${entry.ErrorMessage})` : ""}`,
-          { retryable: RETRYABLE_ENTRY_CODES.has(code) },
+          {
+            retryable: RETRYABLE_ENTRY_CODES.has(code),
+            failure:
+              code === "ThrottlingException"
+                ? DeliveryFailure.throttled
+                : RETRYABLE_ENTRY_CODES.has(code)
+                  ? DeliveryFailure.serverError
+                  : DeliveryFailure.rejected,
+          },
         );
       }
     },

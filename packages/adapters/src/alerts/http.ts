@@ -4,9 +4,8 @@
 // fetch's own errors ("Failed to parse URL from https://…") are replaced, not wrapped.
 
 import { parseRetryAfter, transientNetworkCode } from "../retry.ts";
-import type { Secret } from "../secrets/secret.ts";
-import { redact } from "../secrets/secret.ts";
-import { DeliveryError } from "./errors.ts";
+import { redact, Secret } from "../secrets/secret.ts";
+import { DeliveryError, DeliveryFailure } from "./errors.ts";
 
 export interface PostJsonOptions {
   headers?: Record<string, string>;
@@ -32,7 +31,7 @@ export async function postJson(
   options: PostJsonOptions = {},
 ): Promise<PostJsonResult> {
   const target = typeof url === "string" ? url : url.reveal();
-  const secrets = [...(options.secrets ?? []), target];
+  const secrets = [...(options.secrets ?? []), ...(url instanceof Secret ? [url] : [])];
   let response: Response;
   try {
     response = await fetch(target, {
@@ -43,29 +42,50 @@ export async function postJson(
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } catch (error) {
-    if (options.signal?.aborted)
-      throw new DeliveryError(channel, "request aborted (timed out)", { retryable: true });
+    if (options.signal?.aborted) {
+      throw new DeliveryError(channel, "request aborted (timed out)", {
+        retryable: true,
+        failure: DeliveryFailure.timeout,
+      });
+    }
     const code = transientNetworkCode(error);
-    if (code) throw new DeliveryError(channel, `connection error (${code})`, { retryable: true });
+    if (code) {
+      throw new DeliveryError(channel, `connection error (${code})`, {
+        retryable: true,
+        failure: DeliveryFailure.connection,
+      });
+    }
     // Not a network error: a bad URL, a redirect, or a bug. Retrying will not help.
     throw new DeliveryError(channel, "request could not be sent (invalid URL or redirect refused)", {
       retryable: false,
+      failure: DeliveryFailure.notSent,
     });
   }
   let text = "";
   try {
     text = await response.text();
   } catch {
-    if (options.signal?.aborted)
-      throw new DeliveryError(channel, "response aborted (timed out)", { retryable: true });
-    throw new DeliveryError(channel, `HTTP ${response.status}, response body lost`, { retryable: true });
+    const status = response.status;
+    if (options.signal?.aborted) {
+      throw new DeliveryError(channel, "response aborted (timed out)", {
+        retryable: true,
+        failure: DeliveryFailure.timeout,
+        status,
+      });
+    }
+    throw new DeliveryError(channel, `HTTP ${status}, response body lost`, {
+      retryable: true,
+      failure: DeliveryFailure.connection,
+      status,
+    });
   }
   if (response.ok) return { status: response.status, text };
 
   const status = response.status;
   const retryable = status === 429 || status === 408 || status >= 500;
   const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), (options.now ?? Date.now)());
-  const quoted = redact(text.slice(0, BODY_QUOTE_CHARS), secrets).replace(/\s+/g, " ").trim();
+  // Redact the whole body first: cut first, a secret across the cut would keep its first characters.
+  const quoted = redact(text, secrets).slice(0, BODY_QUOTE_CHARS).replace(/\s+/g, " ").trim();
   throw new DeliveryError(channel, `HTTP ${status}${quoted ? `: ${quoted}` : ""}`, {
     retryable,
     status,

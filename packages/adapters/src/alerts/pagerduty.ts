@@ -13,7 +13,7 @@ import type { KotsBackupEvent } from "@kots-backup/core";
 import { DetailType, InputError } from "@kots-backup/core";
 import type { Secret } from "../secrets/secret.ts";
 import { type Channel, INCIDENT_DETAIL_TYPES, PAGING_DETAIL_TYPES, type SendOptions } from "./channel.ts";
-import { DeliveryError } from "./errors.ts";
+import { DeliveryError, DeliveryFailure } from "./errors.ts";
 import { postJson } from "./http.ts";
 import { describeEvent, summaryOf } from "./messages.ts";
 
@@ -154,9 +154,7 @@ export function pagerDutyChannel(options: PagerDutyChannelOptions): Channel {
         throw new DeliveryError(
           name,
           "the Events API accepted the request but did not answer status success",
-          {
-            retryable: false,
-          },
+          { retryable: false, failure: DeliveryFailure.badAnswer },
         );
       }
     },

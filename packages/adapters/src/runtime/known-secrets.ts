@@ -1,18 +1,23 @@
 // Every secret value this process has resolved through the runtime (cluster token, routing keys,
 // webhook URLs, S3 keys), so that whatever prints (the Lambda logger, errors returned to a caller) can
 // scrub them. Values are held only in memory, never logged; `redactKnown` is the only way out.
-import { redact, type Secret } from "../secrets/secret.ts";
+import { redactor, type Secret } from "../secrets/secret.ts";
 
 const known = new Set<Secret | string>();
+/** Built once per change of `known`: every log line goes through it. */
+let redactKnownValues: ((text: string) => string) | undefined;
 
 /** Remembers secret values to be scrubbed from logs and errors. */
 export function rememberSecrets(...secrets: ReadonlyArray<Secret | string | undefined>): void {
   for (const secret of secrets) if (secret !== undefined) known.add(secret);
+  redactKnownValues = undefined;
 }
 
-/** `text` with every remembered secret value (raw, URL-encoded or JSON-escaped) replaced by `[redacted]`. */
+/** `text` with every remembered secret redacted, as `redact` does (its parts, in any encoding). */
 export function redactKnown(text: string): string {
-  return known.size === 0 ? text : redact(text, [...known]);
+  if (known.size === 0) return text;
+  redactKnownValues ??= redactor([...known]);
+  return redactKnownValues(text);
 }
 
 /** A plain Error with `error`'s name, and its message and stack passed through {@link redactKnown}. */
@@ -44,4 +49,5 @@ function walk(value: unknown, seen: WeakSet<object>): unknown {
 /** Forgets every remembered value (tests). */
 export function forgetSecrets(): void {
   known.clear();
+  redactKnownValues = undefined;
 }

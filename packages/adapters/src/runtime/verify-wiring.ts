@@ -64,6 +64,12 @@ export function deliveryPort(
     const results = await deliver(chosen, event, {
       log: (line) => log(line.level, `channel ${line.channel}, attempt ${line.attempt}: ${line.message}`),
     });
-    return results.map((r) => ({ channel: r.channel, ok: r.ok, ...(r.error ? { error: r.error } : {}) }));
+    return results.map(({ channel, ok, error, failure, status }) => ({
+      channel,
+      ok,
+      ...(error ? { error } : {}),
+      ...(failure ? { failure } : {}),
+      ...(status === undefined ? {} : { status }),
+    }));
   };
 }

@@ -13,6 +13,37 @@ import type { ObjectStore } from "../ports.ts";
 import type { AlertRecord } from "../state.ts";
 import { hasOnly, readVersionedJson, type Versioned, type WriteResult, writeJsonIf } from "./stored-json.ts";
 
+/**
+ * Why a delivery failed, as far as it is ever stored: a fixed word, never a peer's answer (an error
+ * body can quote the request, credentials included). The full, redacted reason goes to the logs only.
+ */
+export const DeliveryFailure = {
+  /** The attempt ran out of time (or the peer answered 408). */
+  timeout: "timeout",
+  /** No answer: connection refused or reset, DNS failure. */
+  connection: "connection",
+  /** 429, or the service's throttling error. */
+  throttled: "throttled",
+  /** 5xx. */
+  serverError: "server-error",
+  /** Another 4xx, or the service refused the request (access denied, no such topic). */
+  rejected: "rejected",
+  /** A 2xx that did not say the event was taken (PagerDuty without `status: success`). */
+  badAnswer: "bad-answer",
+  /** Never sent: an invalid URL, a redirect refused, no credentials. */
+  notSent: "not-sent",
+  /** Waiting for an earlier event to reach this channel first. */
+  heldBack: "held-back",
+  /** Anything else (a bug). */
+  unexpected: "unexpected",
+} as const;
+export type DeliveryFailure = (typeof DeliveryFailure)[keyof typeof DeliveryFailure];
+
+/** A channel's failed delivery as an outbox stores it: `slack: server-error (HTTP 503)`. */
+export function describeDeliveryFailure(channel: string, failure: DeliveryFailure, status?: number): string {
+  return `${channel}: ${failure}${status === undefined ? "" : ` (HTTP ${status})`}`;
+}
+
 /** An event recorded with a transition, and the channels it has not reached yet. */
 export interface OutboxEntry {
   /** Unique per event: `<detail-type>@<event time>`. */
@@ -24,7 +55,7 @@ export interface OutboxEntry {
   attempts: number;
   /** RFC 3339 UTC: when a run took the entry for delivery (a lease; see DELIVERY_LEASE_MS). */
   takenAt?: string;
-  /** Redacted reason of the last failure. */
+  /** The last round's failures, one {@link describeDeliveryFailure} per channel, `; `-separated. */
   lastError?: string;
 }
 

@@ -44,7 +44,13 @@ import type { AlertRecord, Silence, SlotClaim } from "../state.ts";
 import { KotsStatus } from "../velero.ts";
 import type { UseCaseLog } from "./ports.ts";
 import { readText } from "./stored-json.ts";
-import type { CheckRecord, CheckRecordStore, OutboxEntry } from "./verify-state.ts";
+import {
+  type CheckRecord,
+  type CheckRecordStore,
+  DeliveryFailure,
+  describeDeliveryFailure,
+  type OutboxEntry,
+} from "./verify-state.ts";
 
 /** A run that took an outbox entry and died is presumed dead after this long; the entry is retried. */
 export const DELIVERY_LEASE_MS = 10 * 60_000;
@@ -110,7 +116,11 @@ export interface ScheduleFigures {
 export interface DeliveryOutcome {
   channel: string;
   ok: boolean;
+  /** The redacted reason, for logs only. */
   error?: string;
+  /** What the outbox stores of a failure: a fixed class and the HTTP status, never the reason's text. */
+  failure?: DeliveryFailure;
+  status?: number;
 }
 
 /** Sends one event to the named channels (all configured channels when `only` is absent). Never throws. */
@@ -551,9 +561,11 @@ function applyDeliveries(record: CheckRecord, delivered: Map<string, DeliveryOut
     const failed = outcomes.filter((o) => !o.ok);
     const pending = entry.pending.filter((c) => !outcomes.some((o) => o.channel === c && o.ok));
     if (pending.length === 0) continue;
-    const lastError = failed.map((o) => `${o.channel}: ${o.error ?? "failed"}`).join("; ");
+    const lastError = failed
+      .map((o) => describeDeliveryFailure(o.channel, o.failure ?? DeliveryFailure.unexpected, o.status))
+      .join("; ");
     const { takenAt: _released, ...rest } = entry;
-    outbox.push({ ...rest, pending, attempts: entry.attempts + 1, lastError: lastError.slice(0, 1000) });
+    outbox.push({ ...rest, pending, attempts: entry.attempts + 1, lastError });
   }
   const next: CheckRecord = { ...record };
   if (outbox.length > 0) next.outbox = outbox;
@@ -627,6 +639,7 @@ async function verifyOne(
         channel,
         ok: false,
         error: "held back until an earlier event reaches this channel",
+        failure: DeliveryFailure.heldBack,
       })),
     ]);
     if (outcomes.length > 0)

@@ -35,11 +35,18 @@ export const redactingReplacer = (_key: string, value: unknown): unknown => {
   return value;
 };
 
-/** The error the caller (console, Scheduler's DLQ, EventBridge) sees: product errors as they are, others scrubbed. */
+/**
+ * The error the caller (console, Scheduler's DLQ, EventBridge) sees: product errors keep their class
+ * and fields with message, stack and fix scrubbed (the stack repeats the message); others are copied.
+ */
 function redactError(error: unknown): Error {
   if (isKotsBackupError(error)) {
-    const message = redactKnown(error.message);
-    if (message !== error.message) Object.defineProperty(error, "message", { value: message });
+    for (const field of ["message", "stack", "fix"] as const) {
+      const text = error[field];
+      if (typeof text !== "string") continue;
+      const scrubbed = redactKnown(text);
+      if (scrubbed !== text) Object.defineProperty(error, field, { value: scrubbed });
+    }
     return error;
   }
   return redactedError(error instanceof Error ? error : new Error(String(error)));
