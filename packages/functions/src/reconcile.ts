@@ -13,6 +13,7 @@ import { isKotsBackupError } from "@kots-backup/core";
 import { type FollowedBackup, followBackups, followCandidates } from "@kots-backup/core/usecases/follow";
 import { listBackupsWithNames } from "@kots-backup/core/usecases/list-backups";
 import {
+  choiceOf,
   type ExportJob,
   type ExportJobOutcome,
   pendingExports,
@@ -50,20 +51,7 @@ async function runExports(
   const run = async (job: ExportJob): Promise<ExportJobOutcome> => {
     const where = { backup: job.backup, ...(job.schedule ? { schedule: job.schedule } : {}) };
     try {
-      const outcome = await exportWithin(
-        {
-          backup: job.backup,
-          ...(job.schedule ? { schedule: job.schedule } : {}),
-          ...(job.scope ? { scope: job.scope } : {}),
-          ...(job.includePartiallyFailed !== undefined
-            ? { includePartiallyFailed: job.includePartiallyFailed }
-            : {}),
-        },
-        runtime,
-        lambda.emit,
-        tools.logger,
-        tools.signal,
-      );
+      const outcome = await exportWithin(choiceOf(job), runtime, lambda.emit, tools.logger, tools.signal);
       return {
         ...where,
         done: outcome.done,

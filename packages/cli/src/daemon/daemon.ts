@@ -35,6 +35,7 @@ import {
 import { type FollowCandidate, followBackups, followCandidates } from "@kots-backup/core/usecases/follow";
 import { listBackupsWithNames } from "@kots-backup/core/usecases/list-backups";
 import {
+  choiceOf,
   type ExportJob,
   type ExportJobOutcome,
   exportRequestFor,
@@ -422,14 +423,7 @@ export class Daemon {
     const schedule = job.schedule ?? "";
     this.#o.log("info", `exporting backup ${backup} to ${destination.location}`, { backup, schedule });
     this.#emit({ type: "export-started", backup, schedule });
-    const request = exportRequestFor(config.export, {
-      backup,
-      ...(job.schedule ? { schedule: job.schedule } : {}),
-      ...(job.scope ? { scope: job.scope } : {}),
-      ...(job.includePartiallyFailed !== undefined
-        ? { includePartiallyFailed: job.includePartiallyFailed }
-        : {}),
-    });
+    const request = exportRequestFor(config.export, choiceOf(job));
     try {
       const deps = await clusterExportDeps({
         config: config.export,

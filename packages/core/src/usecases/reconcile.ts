@@ -41,16 +41,16 @@ export interface ExportOrder {
   schedule?: string;
 }
 
-export function exportRequestFor(
-  config: ExportConfig,
-  choice: {
-    backup?: string;
-    latest?: boolean;
-    scope?: ExportScopeChoice;
-    includePartiallyFailed?: boolean;
-    schedule?: string;
-  } = {},
-): ExportOrder {
+/** What a caller may choose about an export (CLI flags, an on-demand event, a pending job). */
+export interface ExportChoice {
+  backup?: string;
+  latest?: boolean;
+  scope?: ExportScopeChoice;
+  includePartiallyFailed?: boolean;
+  schedule?: string;
+}
+
+export function exportRequestFor(config: ExportConfig, choice: ExportChoice = {}): ExportOrder {
   return {
     ...(choice.backup !== undefined ? { backup: choice.backup } : {}),
     ...(choice.latest ? { latest: true } : {}),
@@ -74,6 +74,18 @@ export interface ExportJob {
 
 const exportable = (phase: string, includePartiallyFailed: boolean) =>
   phase === VeleroPhase.Completed || (includePartiallyFailed && phase === VeleroPhase.PartiallyFailed);
+
+/** A pending job as the caller's choice: its backup, and what its request record asked for. */
+export function choiceOf(job: ExportJob): ExportChoice {
+  return {
+    backup: job.backup,
+    ...(job.schedule ? { schedule: job.schedule } : {}),
+    ...(job.scope ? { scope: job.scope } : {}),
+    ...(job.includePartiallyFailed !== undefined
+      ? { includePartiallyFailed: job.includePartiallyFailed }
+      : {}),
+  };
+}
 
 /**
  * Per exported, active schedule: its newest backup in an exportable phase (no I/O). `names` are the

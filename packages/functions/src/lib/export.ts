@@ -18,15 +18,9 @@ import {
 import type { Runtime } from "@kots-backup/adapters/runtime/index";
 import { InputError, isKotsBackupError, type KotsBackupEvent } from "@kots-backup/core";
 import { finishExportRequest, recordExportRequest } from "@kots-backup/core/usecases/export-requests";
-import { exportRequestFor } from "@kots-backup/core/usecases/reconcile";
+import { type ExportChoice, exportRequestFor } from "@kots-backup/core/usecases/reconcile";
 
-export interface ExportInput {
-  backup?: string;
-  latest?: boolean;
-  scope?: ExportScopeChoice;
-  includePartiallyFailed?: boolean;
-  schedule?: string;
-}
+export type ExportInput = ExportChoice;
 
 /** The engine's dependencies over the runtime, as the CLI's `export` builds them. */
 export async function exportDeps(
