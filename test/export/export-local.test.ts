@@ -1,10 +1,12 @@
 // The export engine against the sandbox (BSL in memory, DownloadRequests over the API) into a local
-// folder: the streamed path, the manifests scope, faults, resume, idempotence and retention.
-import { writeFileSync } from "node:fs";
+// folder: the streamed path, the manifests scope, faults, resume, idempotence and retention; the write
+// order (velero-backup.json last), what a failure leaves, bad source keys and stale temporary files.
+import { mkdirSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { gzipSync } from "node:zlib";
 import { readManifest } from "@kots-backup/adapters/export/engine";
-import type { LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
+import { LOCAL_META_DIR, type LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
 import type { ObjectStore } from "@kots-backup/core";
 import { EXPIRABLE_TAG } from "@kots-backup/core/retention";
 import { afterEach, describe, expect, it } from "vitest";
@@ -227,6 +229,8 @@ describe("export to a local folder (streamed)", () => {
       expect(error.exitCode).toBe(1);
       expect(await dest.head("manifests/instance-fault.json")).toBeUndefined();
       expect(await dest.head("velero/backups/instance-fault/instance-fault.tar.gz")).toBeUndefined();
+      // Nothing of the backup is left: no velero-backup.json for Velero to list it by, no other file.
+      expect(await keysOf(dest, "velero/backups/")).toEqual([]);
       expect(env.events.map((e) => e.detailType)).toEqual(["Export Failed"]);
       expect(env.events[0]?.detail).toMatchObject({
         cluster: "test",
@@ -343,5 +347,141 @@ describe("export to a local folder (streamed)", () => {
     ]);
     const archive = await readAll(dest, "config/my-app/instance-confg.tar.gz");
     expect(archive.length).toBeGreaterThan(0);
+  });
+});
+
+describe("export write order and failures (no silent failure)", () => {
+  /** A destination that records each write, and what a crash right then would leave. */
+  function recording(real: LocalFolderStore, name: string) {
+    const writes: Array<{ key: string; backupJsonPresent: boolean }> = [];
+    let failOnRepositoryWrite = 0;
+    let repositoryWrites = 0;
+    const store: ObjectStore = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop === "put") {
+          return async (...args: Parameters<LocalFolderStore["put"]>) => {
+            const [key, body] = args;
+            if (key.startsWith("velero/kopia/")) {
+              repositoryWrites += 1;
+              if (repositoryWrites === failOnRepositoryWrite) {
+                if (body instanceof Readable) body.destroy();
+                throw new Error("the destination went away mid-mirror");
+              }
+            }
+            const backupJsonPresent =
+              (await target.head(`velero/backups/${name}/velero-backup.json`)) !== undefined;
+            writes.push({ key, backupJsonPresent });
+            return target.put(...args);
+          };
+        }
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    return {
+      store,
+      writes,
+      failAtRepositoryWrite: (n: number) => {
+        failOnRepositoryWrite = n;
+      },
+    };
+  }
+
+  it("writes velero-backup.json after every other Velero object, then the manifest: a crash at any earlier write leaves no listable backup", async () => {
+    env = await openExportEnv();
+    await env.sandbox.scenario.addBackup({ name: "instance-order" });
+    const dest = localDestination();
+    const rec = recording(dest, "instance-order");
+    await env.run({ backup: "instance-order" }, rec.store);
+    const velero = rec.writes.filter((w) => w.key.startsWith("velero/"));
+    expect(velero.some((w) => w.key.startsWith("velero/kopia/"))).toBe(true);
+    expect(velero.at(-1)?.key).toBe("velero/backups/instance-order/velero-backup.json");
+    // At every write before it (each a possible crash point), Velero would list no such backup.
+    expect(velero.filter((w) => w.backupJsonPresent)).toEqual([]);
+    expect(rec.writes.at(-1)?.key).toBe("manifests/instance-order.json");
+    await readBackAsBsl(dest, "instance-order");
+  });
+
+  it("a failure during the repository mirror leaves no velero-backup.json and none of the backup's objects; the next run completes", async () => {
+    env = await openExportEnv();
+    await env.sandbox.scenario.addBackup({ name: "instance-mirfl" });
+    const dest = localDestination();
+    const rec = recording(dest, "instance-mirfl");
+    rec.failAtRepositoryWrite(4);
+    const error = await caught(env.run({ backup: "instance-mirfl" }, rec.store));
+    expect(error.message).toContain("the destination went away mid-mirror");
+    expect(await dest.head("manifests/instance-mirfl.json")).toBeUndefined();
+    expect(await keysOf(dest, "velero/backups/")).toEqual([]);
+    expect((await keysOf(dest, "velero/kopia/")).length).toBeGreaterThan(0); // verified blobs stay for the next run
+    expect(env.events.map((e) => e.detailType)).toEqual(["Export Failed"]);
+
+    const next = await env.run({ backup: "instance-mirfl" }, dest);
+    expect(next.verified).toBe(true);
+    await readBackAsBsl(dest, "instance-mirfl");
+  });
+
+  it("a tarball that fails its check (full scope) leaves no velero-backup.json, no tarball, nothing of the backup", async () => {
+    env = await openExportEnv();
+    await env.sandbox.scenario.addBackup({ name: "instance-badtb" });
+    const source = env.sandbox.store;
+    await source.put("backups/instance-badtb/instance-badtb.tar.gz", gzipSync("not a tar archive"));
+    const sourceKeys = (await keysOf(source)).sort();
+    const dest = localDestination();
+    const error = await caught(env.run({ backup: "instance-badtb" }, dest));
+    expect(error).toMatchObject({ code: "tarball-invalid", exitCode: 1 });
+    expect(await keysOf(dest, "velero/backups/")).toEqual([]);
+    expect(await keysOf(dest, "manifests/")).toEqual([]);
+    expect((await keysOf(source)).sort()).toEqual(sourceKeys); // the source is never touched
+  });
+
+  it("a bad key in a repository is skipped with a warning and a reason in the manifest; the export verifies and says so", async () => {
+    env = await openExportEnv();
+    await env.sandbox.scenario.addBackup({ name: "instance-badrp" });
+    const badKey = `kopia/default/p${"0".repeat(299)}`; // a 300-byte file name
+    await env.sandbox.store.put(badKey, "not a kopia blob");
+    const dest = localDestination();
+    const warnings: string[] = [];
+    const result = await env.run({ backup: "instance-badrp" }, dest, {
+      log: (level, message) => {
+        if (level === "warn") warnings.push(message);
+      },
+    });
+    const skipped = [{ key: badKey, reason: expect.stringMatching(/cannot store it .*300 bytes.*255/) }];
+    expect(result).toMatchObject({ verified: true, skipped });
+    expect(await readManifest(dest, result.manifestKey)).toMatchObject({ skipped });
+    expect(warnings.some((w) => w.includes(badKey))).toBe(true);
+    expect(String(env.events.at(-1)?.detail.message)).toMatch(/1 repository objects skipped/);
+    await readBackAsBsl(dest, "instance-badrp");
+    // Later exports are not blocked by it.
+    await env.sandbox.scenario.addBackup({ name: "instance-badr2" });
+    expect((await env.run({ backup: "instance-badr2" }, dest)).verified).toBe(true);
+  });
+
+  it("a bad key in the backup's own folder fails the export before any write: exit 1, a clear code, nothing written", async () => {
+    env = await openExportEnv();
+    await env.sandbox.scenario.addBackup({ name: "instance-badbk" });
+    await env.sandbox.store.put(`backups/instance-badbk/${"x".repeat(300)}.json`, "{}");
+    const dest = localDestination();
+    const error = await caught(env.run({ backup: "instance-badbk" }, dest));
+    expect(error).toMatchObject({ code: "source-key-invalid", exitCode: 1 });
+    expect(error.message).toMatch(/nothing was written/);
+    expect(await keysOf(dest)).toEqual([]);
+    expect(env.events.map((e) => e.detailType)).toEqual(["Export Failed"]);
+  });
+
+  it("sweeps the temporary files killed runs left in a local folder, not a fresh one", async () => {
+    env = await openExportEnv();
+    await env.sandbox.scenario.addBackup({ name: "instance-sweep" });
+    const dest = localDestination();
+    const tmp = join(dest.root, LOCAL_META_DIR, "tmp");
+    mkdirSync(tmp, { recursive: true });
+    const old = new Date(Date.now() - 3 * 3_600_000);
+    for (const name of ["a1b2.part", "c3d4.part", "e5f6.meta"]) {
+      writeFileSync(join(tmp, name), Buffer.alloc(256 * 1024));
+      utimesSync(join(tmp, name), old, old);
+    }
+    writeFileSync(join(tmp, "fresh.part"), "another process's write, just started");
+    expect((await env.run({ backup: "instance-sweep" }, dest)).verified).toBe(true);
+    expect(readdirSync(tmp)).toEqual(["fresh.part"]);
   });
 });

@@ -1,7 +1,9 @@
 // The export engine with S3 on the moto peer: server-side copy BSL bucket → export bucket (single-part
 // CopyObject and multipart UploadPartCopy), streamed uploads (multipart for large objects), and the
-// proof that a failed export leaves no manifest and no open multipart upload.
+// proof that a failed export leaves no manifest and no open multipart upload; bad keys in a BSL on S3.
 import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { readManifest } from "@kots-backup/adapters/export/engine";
@@ -16,6 +18,7 @@ import {
   caught,
   type ExportEnv,
   keysOf,
+  localDestination,
   motoStore,
   openExportEnv,
   readAll,
@@ -184,9 +187,45 @@ describeWithMoto("export to S3 (moto)", () => {
       expect(error.exitCode).toBe(1);
       expect(await dest.head("manifests/instance-s3flt.json")).toBeUndefined();
       expect(await dest.head("velero/backups/instance-s3flt/instance-s3flt.tar.gz")).toBeUndefined();
+      expect(await keysOf(dest, "velero/backups/")).toEqual([]); // no velero-backup.json: Velero lists nothing
       expect(await dest.listMultipartUploads()).toEqual([]);
       expect(await keysOf(dest, "manifests/")).toEqual([]);
       expect(env.events.map((e) => e.detailType)).toEqual(["Export Failed"]);
     },
   );
+
+  it("bad keys in a BSL on S3, exported to a local folder: repository ones skipped and named in the manifest; one in the backup's folder fails with exit 1 before any write", async () => {
+    const opened = await bslOnMoto();
+    env = opened.env;
+    const { bsl } = opened;
+    const raw = (key: string, body: string) =>
+      bsl.client.send(new PutObjectCommand({ Bucket: bsl.bucket, Key: bsl.fullKey(key), Body: body }));
+    await env.sandbox.scenario.addBackup({ name: "instance-s3bad" });
+    const dotdot = "kopia/default/../escaped";
+    const long = `kopia/default/q${"f".repeat(299)}`;
+    await raw(dotdot, "not a kopia blob");
+    await raw(long, "not a kopia blob either");
+    expect(await keysOf(bsl, "kopia/")).toEqual(expect.arrayContaining([dotdot, long]));
+    const dest = localDestination();
+    const result = await env.run({ backup: "instance-s3bad" }, dest);
+    const skipped = [
+      { key: dotdot, reason: "not a valid object key (has a .. segment)" },
+      {
+        key: long,
+        reason: expect.stringMatching(/^file:\/\/.* cannot store it \(has a path segment of 300 bytes/),
+      },
+    ];
+    expect(result).toMatchObject({ verified: true, skipped });
+    expect(await readManifest(dest, result.manifestKey)).toMatchObject({ skipped });
+    expect(existsSync(join(dest.root, "velero", "escaped"))).toBe(false);
+    await readBackAsBsl(dest, "instance-s3bad");
+
+    await env.sandbox.scenario.addBackup({ name: "instance-s3bd2" });
+    await raw("backups/instance-s3bd2/../instance-s3bd2-extra.json", "{}");
+    const error = await caught(env.run({ backup: "instance-s3bd2" }, dest));
+    expect(error).toMatchObject({ code: "source-key-invalid", exitCode: 1 });
+    expect(error.message).toContain('"backups/instance-s3bd2/../instance-s3bd2-extra.json"');
+    expect(await keysOf(dest, "velero/backups/instance-s3bd2/")).toEqual([]);
+    expect(await dest.head("manifests/instance-s3bd2.json")).toBeUndefined();
+  });
 });

@@ -8,6 +8,8 @@
 //     manifest's PutObject, CopyObject and UploadPartCopy (server-side full scope);
 //   - the process itself: `kots-backup export` in a child process SIGKILLed after every object was
 //     copied, while its manifest PutObject is in flight.
+// Apart from the counted cases: a failure during the repository mirror leaves nothing Velero would
+// list (no velero-backup.json, nothing of the backup).
 // Each case either survives within the run (retries), or fails cleanly; either way: never a manifest for
 // an unverified export (a manifest present always matches the source's bytes and the bytes stored),
 // ListMultipartUploads empty on the destination bucket, and the next run completes with a verified
@@ -598,6 +600,37 @@ describeWithMoto("export faults", () => {
     const again = await cli(["--config", config, "--json", "export", BIG]);
     expect(again.json).toMatchObject({ alreadyExported: true });
     tally.crash += 1;
+  });
+
+  it("a failure during the repository mirror (every CopyObject of a kopia blob 500) leaves no velero-backup.json, nothing of the backup", {
+    timeout: 120_000,
+  }, async () => {
+    const { store, bucket } = await destination();
+    const rule = proxy.add(error500({ ...COPY_OBJECT, path: /\/velero\/kopia\// }));
+    env.events.splice(0);
+    let error: (Error & { code?: string }) | undefined;
+    try {
+      error = await env.run({ backup: SMALL, scope: "full" }, store, scopeDeps("full")).then(
+        () => undefined,
+        (e: unknown) => e as Error & { code?: string },
+      );
+      expect(proxy.hitsOf(rule).length).toBeGreaterThan(0);
+    } finally {
+      proxy.remove(rule);
+    }
+    expect(error?.code, error?.message).toBe("s3-error");
+    const keys = await bucketKeys(bucket);
+    // Velero lists a backup by velero-backup.json: none, and none of the backup's other objects.
+    expect(keys.filter((k) => k.includes(`/velero/backups/${SMALL}/`))).toEqual([]);
+    expect(keys.filter((k) => k.includes("/manifests/"))).toEqual([]);
+    expect((await direct.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []).toEqual(
+      [],
+    );
+    expect(env.events.map((e) => e.detailType)).toEqual(["Export Failed"]);
+    // The next run, the fault gone, completes.
+    const next = await env.run({ backup: SMALL, scope: "full" }, store, scopeDeps("full"));
+    expect(next).toMatchObject({ verified: true, alreadyExported: false });
+    expect(await readManifest(store, `manifests/${SMALL}.json`)).toBeDefined();
   });
 
   it("counted every fault case", () => {

@@ -165,6 +165,8 @@ export const ExportManifestSchema = z.strictObject({
   exportedAt: time,
   objects: z.array(ManifestObjectSchema),
   totals: z.strictObject({ objects: z.number().int().min(0), bytes: z.number().int().min(0) }),
+  /** Repository objects of the source not copied because their key cannot be: key in the BSL, and why. */
+  skipped: z.array(z.strictObject({ key: z.string().min(1), reason: z.string().min(1) })).optional(),
 });
 export type ExportManifest = z.infer<typeof ExportManifestSchema>;
 export type ManifestObject = z.infer<typeof ManifestObjectSchema>;

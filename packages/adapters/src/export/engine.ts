@@ -10,11 +10,17 @@
 //              Velero's signed URL (re-requested when it expired), and velero-backup.json written from
 //              the Backup read from the API. No volume data; the manifest says so.
 //
+// Write order: repository blobs and the backup's other objects first, then `velero-backup.json` (Velero
+// lists a backup by it), then the manifest; after a failure `velero-backup.json` is removed first
+// (integrity.ts states the rule; withdraw below).
+//
 // Guarantees: memory flat in backup size (streams, bounded concurrency; the stores bound part sizes);
 // source objects are only read; a failure writes no manifest, aborts its multipart uploads (the
-// stores do), removes any destination object that failed its check, and is emitted as
-// `Export Failed`; a verified export (valid manifest present) is never redone or overwritten; nothing
-// is written at the top of `velero/` except Velero's own folders.
+// stores do), removes any destination object that failed its check and what withdraw removes, and is
+// emitted as `Export Failed`; a verified export (valid manifest present) is never redone or
+// overwritten; nothing is written at the top of `velero/` except Velero's own folders; a source
+// object whose key cannot be copied fails the export before any write when it is the backup's own,
+// and is skipped (warned, listed in the manifest) when it is in a repository.
 import type { Readable } from "node:stream";
 import { isDeepStrictEqual } from "node:util";
 import {
@@ -61,6 +67,8 @@ import {
   type SignedDownload,
 } from "../kube/download-request.ts";
 import { ChecksumMismatchError } from "../store/errors.ts";
+import { keyProblem } from "../store/keys.ts";
+import { LocalFolderStore } from "../store/local-folder.ts";
 import { type S3CopyOptions, S3Store } from "../store/s3.ts";
 import { contentCheckFor, type Expected, metered, statedOrHashed, verifyStored } from "./integrity.ts";
 
@@ -153,6 +161,14 @@ export interface ExportResult {
   config?: Array<ConfigSaved | { app: string; error: string }>;
   /** Exports tagged expirable by retention in this run. */
   expirable?: string[];
+  /** Repository objects not copied because their key cannot be (also in the manifest). */
+  skipped?: SkippedObject[];
+}
+
+/** A source object the export did not copy: its key in the BSL, and why. */
+export interface SkippedObject {
+  key: string;
+  reason: string;
 }
 
 /** The `export` result when the copy did not verify (exit 1): no manifest was written. */
@@ -360,10 +376,12 @@ async function runExport(
   const scope = await chooseScope(request.scope ?? "auto", deps, name, log);
 
   // 3. Plan (full scope: the source listings and the mirror state at once).
-  const [planned, mirror] =
+  const [listed, mirror] =
     scope === "full"
       ? await Promise.all([planFull(deps.source!.store, name), loadMirror(deps.source!.store, dest)])
       : [planManifests(name), undefined];
+  const { planned, skipped } =
+    scope === "full" ? setAsideUncopyable(listed, dest, name, log) : { planned: listed, skipped: [] };
   for (const item of planned) {
     if (!isAllowedKey(item.destKey) || !item.destKey.startsWith(VELERO_ROOT)) {
       throw new ProblemError(
@@ -375,6 +393,24 @@ async function runExport(
       );
     }
   }
+  const backupKeys = veleroBackupKeys(name);
+  if (scope === "full") {
+    if (!planned.some((p) => p.destKey === backupKeys.metadata)) {
+      throw new ProblemError(
+        "backup-incomplete",
+        `backup ${name} has no velero-backup.json in the BSL: Velero could not restore it`,
+        { fix: "check the backup with `velero backup describe --details`" },
+      );
+    }
+    if (!planned.some((p) => p.destKey === backupKeys.contents)) {
+      throw new ProblemError("backup-incomplete", `backup ${name} has no resource tarball (${name}.tar.gz)`, {
+        fix: "check the backup with `velero backup describe --details`",
+      });
+    }
+  }
+  // velero-backup.json is copied after everything else (the manifests scope writes it from the API).
+  const last = planned.find((p) => p.destKey === backupKeys.metadata);
+  const first = planned.filter((p) => p !== last);
 
   // 4. Copy and verify, a few objects at a time.
   const totals = { doneBytes: 0, doneObjects: 0, copiedObjects: 0, copiedBytes: 0, skipped: 0 };
@@ -392,11 +428,14 @@ async function runExport(
     });
   };
   const objects: ManifestObject[] = [];
+  /** Objects of the backup's own folder this run wrote: what withdraw removes after a failure. */
+  const wrote: string[] = [];
   const copyOne = async (item: PlannedObject): Promise<void> => {
     const outcome =
       scope === "full"
         ? await copyFromBsl(deps, item, name, report, mirror)
         : await copyFromDownload(deps, item, name, report, log);
+    if (outcome.copied && item.destKey.startsWith(veleroBackupPrefix(name))) wrote.push(item.destKey);
     objects.push({ key: item.destKey, size: outcome.size, sha256: outcome.sha256 });
     totals.doneObjects += 1;
     if (outcome.copied) {
@@ -407,87 +446,83 @@ async function runExport(
       report(0);
     }
   };
+  let manifest: ExportManifest;
   try {
-    await runPool(planned, deps.concurrency ?? 4, copyOne);
-  } finally {
-    // Also after a failure: what verified so far lets the next run resume without re-checking it.
-    if (mirror) await saveMirror(dest, mirror, log);
-  }
-
-  if (scope === "manifests") {
-    // velero-backup.json from the Backup object read from the API (Velero's own is the same object).
-    const key = veleroBackupKeys(name).metadata;
-    const body = Buffer.from(JSON.stringify(backupDocument(backup)));
-    const outcome = await putVerified(dest, key, body);
-    objects.push({ key, size: outcome.size, sha256: outcome.sha256 });
-    totals.copiedObjects += 1;
-    totals.copiedBytes += outcome.size;
-  } else if (!objects.some((o) => o.key === veleroBackupKeys(name).metadata)) {
-    throw new ProblemError(
-      "backup-incomplete",
-      `backup ${name} has no velero-backup.json in the BSL: Velero could not restore it`,
-      {
-        fix: "check the backup with `velero backup describe --details`",
-      },
-    );
-  }
-  if (!objects.some((o) => o.key === veleroBackupKeys(name).contents)) {
-    throw new ProblemError("backup-incomplete", `backup ${name} has no resource tarball (${name}.tar.gz)`, {
-      fix: "check the backup with `velero backup describe --details`",
-    });
-  }
-
-  // 5. The manifest, last.
-  objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const bytes = objects.reduce((s, o) => s + o.size, 0);
-  const app = isInstanceBackup(backup) ? undefined : await appSlugOf(deps, backup);
-  const manifest: ExportManifest = {
-    formatVersion: 1,
-    backup: name,
-    type: isInstanceBackup(backup) ? "full" : "partial",
-    ...(app ? { app } : {}),
-    scope,
-    volumeData: scope === "full" ? "included" : "absent",
-    source: {
-      cluster: deps.cluster.name,
-      ...(deps.veleroNamespace ? { veleroNamespace: deps.veleroNamespace } : {}),
-      bsl: deps.bsl?.name ?? backup.spec?.storageLocation ?? "default",
-      ...(deps.bsl?.location ? { location: deps.bsl.location } : {}),
-    },
-    phase,
-    partiallyFailed: phase === VeleroPhase.PartiallyFailed,
-    ...timesOf(backup),
-    exportStartedAt: exportStartedAt.toISOString(),
-    exportedAt: now().toISOString(),
-    objects,
-    totals: { objects: objects.length, bytes },
-  };
-  parseManifest(manifest); // never write a manifest the reader would refuse
-  const text = `${JSON.stringify(manifest, null, 2)}\n`;
-  try {
-    await dest.put(mKey, text, {
-      contentType: "application/json",
-      ...(replaceEtag ? { ifMatch: replaceEtag } : { ifNoneMatch: true }),
-    });
-  } catch (error) {
-    const other =
-      (error as { code?: string }).code === "precondition-failed"
-        ? await readManifest(dest, mKey)
-        : undefined;
-    // A retried PUT whose first attempt was stored (its answer lost) meets its own manifest: written.
-    if (!other || !isDeepStrictEqual(other, parseManifest(manifest))) {
-      if (other && other.backup === name) {
-        log("info", `another run finished exporting ${name} first`);
-        return { ...resultOf(name, scope, dest, mKey, other, totals), alreadyExported: true };
-      }
-      throw error;
+    try {
+      await runPool(first, deps.concurrency ?? 4, copyOne);
+    } finally {
+      // Also after a failure: what verified so far lets the next run resume without re-checking it.
+      if (mirror) await saveMirror(dest, mirror, log);
     }
+    // velero-backup.json: Velero lists a backup by it, so only once everything else verified.
+    if (last) await copyOne(last);
+    else {
+      // From the Backup object read from the API (Velero's own is the same object).
+      const key = backupKeys.metadata;
+      const body = Buffer.from(JSON.stringify(backupDocument(backup)));
+      const outcome = await putVerified(dest, key, body);
+      objects.push({ key, size: outcome.size, sha256: outcome.sha256 });
+      totals.copiedObjects += 1;
+      totals.copiedBytes += outcome.size;
+    }
+
+    // 5. The manifest, last.
+    objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const bytes = objects.reduce((s, o) => s + o.size, 0);
+    const app = isInstanceBackup(backup) ? undefined : await appSlugOf(deps, backup);
+    manifest = {
+      formatVersion: 1,
+      backup: name,
+      type: isInstanceBackup(backup) ? "full" : "partial",
+      ...(app ? { app } : {}),
+      scope,
+      volumeData: scope === "full" ? "included" : "absent",
+      source: {
+        cluster: deps.cluster.name,
+        ...(deps.veleroNamespace ? { veleroNamespace: deps.veleroNamespace } : {}),
+        bsl: deps.bsl?.name ?? backup.spec?.storageLocation ?? "default",
+        ...(deps.bsl?.location ? { location: deps.bsl.location } : {}),
+      },
+      phase,
+      partiallyFailed: phase === VeleroPhase.PartiallyFailed,
+      ...timesOf(backup),
+      exportStartedAt: exportStartedAt.toISOString(),
+      exportedAt: now().toISOString(),
+      objects,
+      totals: { objects: objects.length, bytes },
+      ...(skipped.length > 0 ? { skipped } : {}),
+    };
+    parseManifest(manifest); // never write a manifest the reader would refuse
+    const text = `${JSON.stringify(manifest, null, 2)}\n`;
+    try {
+      await dest.put(mKey, text, {
+        contentType: "application/json",
+        ...(replaceEtag ? { ifMatch: replaceEtag } : { ifNoneMatch: true }),
+      });
+    } catch (error) {
+      const other =
+        (error as { code?: string }).code === "precondition-failed"
+          ? await readManifest(dest, mKey)
+          : undefined;
+      // A retried PUT whose first attempt was stored (its answer lost) meets its own manifest: written.
+      if (!other || !isDeepStrictEqual(other, parseManifest(manifest))) {
+        if (other && other.backup === name) {
+          log("info", `another run finished exporting ${name} first`);
+          return { ...resultOf(name, scope, dest, mKey, other, totals), alreadyExported: true };
+        }
+        throw error;
+      }
+    }
+    const written = await readManifest(dest, mKey);
+    if (!written)
+      throw new ProblemError("export-verification-failed", `${mKey} did not read back as a valid manifest`, {
+        fix: "re-run the export",
+      });
+  } catch (error) {
+    await withdraw(dest, name, mKey, wrote, log);
+    throw afterWrites(error);
   }
-  const written = await readManifest(dest, mKey);
-  if (!written)
-    throw new ProblemError("export-verification-failed", `${mKey} did not read back as a valid manifest`, {
-      fix: "re-run the export",
-    });
+  const bytes = manifest.totals.bytes;
   log("info", `exported and verified backup ${name}`, {
     scope,
     objects: objects.length,
@@ -496,6 +531,7 @@ async function runExport(
   });
 
   const result: ExportResult = resultOf(name, scope, dest, mKey, manifest, totals);
+  if (skipped.length > 0) result.skipped = skipped;
 
   // 6. After a verified export: retention tags, KOTS config, event. None of these unverify the export.
   try {
@@ -530,7 +566,7 @@ async function runExport(
       ...(request.schedule ? { schedule: request.schedule } : {}),
       backup: name,
       dedupKey: dedupKey(deps.cluster.name, request.schedule),
-      message: `backup ${name} exported to ${dest.location} and verified (${scope} scope, ${objects.length} objects, ${bytes} bytes)`,
+      message: `backup ${name} exported to ${dest.location} and verified (${scope} scope, ${objects.length} objects, ${bytes} bytes${skipped.length > 0 ? `; ${skipped.length} repository objects skipped: their keys cannot be copied, see the manifest` : ""})`,
       scope,
       manifestKey: mKey,
     },
@@ -607,7 +643,10 @@ async function chooseScope(
   return "manifests";
 }
 
-/** Every object of the backup, then the repositories (keys, sizes and ETags; the three listed at once). */
+/**
+ * The repositories, then every object of the backup (keys, sizes and ETags; the three listed at once):
+ * copies start in this order, so a crash mid-mirror leaves the fewest objects of the backup behind.
+ */
 async function planFull(source: ObjectStore, name: string): Promise<PlannedObject[]> {
   const backupPrefix = `backups/${name}/`;
   const [backupObjects, kopia, restic] = await Promise.all([
@@ -616,18 +655,105 @@ async function planFull(source: ObjectStore, name: string): Promise<PlannedObjec
     listAll(source, "restic/"),
   ]);
   return [
-    ...backupObjects.map((info) => ({
-      sourceKey: info.key,
-      destKey: `${veleroBackupPrefix(name)}${info.key.slice(backupPrefix.length)}`,
-      size: info.size,
-    })),
     ...[...kopia, ...restic].map((info) => ({
       sourceKey: info.key,
       destKey: `${VELERO_ROOT}${info.key}`,
       size: info.size,
       repository: { sourceEtag: info.etag },
     })),
+    ...backupObjects.map((info) => ({
+      sourceKey: info.key,
+      destKey: `${veleroBackupPrefix(name)}${info.key.slice(backupPrefix.length)}`,
+      size: info.size,
+    })),
   ];
+}
+
+/**
+ * Full scope: sets aside the source objects whose key cannot be copied (not a valid object key, so
+ * the BSL store cannot read it; or one the destination cannot store, such as a 300-byte file name in
+ * a local folder). One in the backup's own folder fails the export before anything is written: the
+ * copy would not be the whole backup. One in a repository is skipped, with a warning and a line in
+ * the manifest: kopia and restic name their blobs by content hash (short, plain names), so neither
+ * reads an object under such a key.
+ */
+function setAsideUncopyable(
+  listed: PlannedObject[],
+  dest: ObjectStore,
+  name: string,
+  log: ExportLog,
+): { planned: PlannedObject[]; skipped: SkippedObject[] } {
+  const planned: PlannedObject[] = [];
+  const skipped: SkippedObject[] = [];
+  for (const item of listed) {
+    const sourceKey = item.sourceKey!;
+    const reason = uncopyable(sourceKey, item.destKey, dest);
+    if (reason === undefined) planned.push(item);
+    else if (item.repository) {
+      skipped.push({ key: sourceKey, reason });
+      log("warn", `skipping repository object ${JSON.stringify(sourceKey)} of the BSL: ${reason}`);
+    } else {
+      throw new ProblemError(
+        "source-key-invalid",
+        `backup ${name} holds an object that cannot be exported, ${JSON.stringify(sourceKey)}: ${reason}; without it the copy would not be the whole backup, so nothing was written`,
+        {
+          fix: "remove or rename that object in the BSL (Velero never writes such a key), or export with --scope manifests",
+        },
+      );
+    }
+  }
+  return { planned, skipped };
+}
+
+/** Why the source object `sourceKey` cannot be copied to `destKey` in `dest`, or undefined. */
+function uncopyable(sourceKey: string, destKey: string, dest: ObjectStore): string | undefined {
+  const source = keyProblem(sourceKey);
+  if (source) return `not a valid object key (${source})`;
+  const destination = dest instanceof LocalFolderStore ? dest.keyProblem(destKey) : keyProblem(destKey);
+  if (destination) return `${dest.location} cannot store it (${destination})`;
+  return undefined;
+}
+
+/**
+ * After a failed export nothing at the destination may look like a restorable backup. Velero lists a
+ * backup by `velero-backup.json`, so that goes first, whoever wrote it (without a manifest nothing
+ * vouches for the rest); then the backup's other objects this run wrote. Repository blobs stay: each
+ * was verified on its own, they are shared between backups, and the mirror index lets the next run
+ * skip them. Nothing is removed when a valid manifest for the backup is present (another run
+ * completed the export meanwhile), and never anything in the source.
+ */
+async function withdraw(
+  dest: ObjectStore,
+  name: string,
+  mKey: string,
+  wrote: readonly string[],
+  log: ExportLog,
+): Promise<void> {
+  if ((await readManifest(dest, mKey))?.backup === name) return;
+  const metadata = veleroBackupKeys(name).metadata;
+  for (const key of [metadata, ...wrote.filter((k) => k !== metadata)]) {
+    try {
+      await dest.delete(key);
+    } catch (error) {
+      log(
+        key === metadata ? "error" : "warn",
+        key === metadata
+          ? `could not remove ${key}: Velero may list backup ${name} from ${dest.location} although its export did not verify`
+          : `could not remove ${key} of the failed export`,
+        { reason: (error as Error).message },
+      );
+    }
+  }
+}
+
+/** An input error raised once writing may have begun cannot claim "nothing was changed" (exit 2): exit 1. */
+function afterWrites(error: unknown): unknown {
+  if (!(error instanceof InputError)) return error;
+  return new ProblemError(error.code, error.message, {
+    ...(error.field === undefined ? {} : { field: error.field }),
+    ...(error.fix === undefined ? {} : { fix: error.fix }),
+    cause: error,
+  });
 }
 
 async function listAll(store: ObjectStore, prefix: string): Promise<ObjectInfo[]> {
@@ -756,7 +882,7 @@ async function copyFromBslChecked(
       // Backup objects are re-verified (content checks included); repository blobs rest on the
       // size + checksum equality the destination itself states.
       if (check !== undefined || item.destKey.startsWith(veleroBackupPrefix(name))) {
-        await verifyStored(dest, item.destKey, { sha256: sourceSha, size: sourceInfo.size }, check);
+        await verifyOrRemove(dest, item.destKey, { sha256: sourceSha, size: sourceInfo.size }, check);
       }
       return {
         size: sourceInfo.size,

@@ -40,6 +40,16 @@
 // `state/mirror/…`): when the source lists the same ETag and size as the version copied and verified
 // before, and the destination lists the same ETag as the object verified then, the blob is skipped
 // from the two listings alone (no HEAD, no read); anything else takes the rule above.
+// Write order (engine.ts): Velero's BSL sync lists a backup by `backups/<name>/velero-backup.json`, so
+// an export must not look restorable before it is whole. Repository blobs and every other object of
+// the backup are written and verified first; `velero-backup.json` is the last Velero object written,
+// and the kots-backup manifest (`manifests/<name>.json`) last of all. After a failure
+// `velero-backup.json` is the first object removed, then the backup's other objects this run wrote
+// (repository blobs stay: each verified on its own, shared, and in the mirror index); nothing is
+// removed when a valid manifest is present, and nothing is ever removed from the source. A crash
+// (no clean-up) therefore leaves either no `velero-backup.json` or a backup whose objects all verified.
+// Source objects whose key cannot be copied: in the backup's folder the export fails before writing;
+// in a repository they are skipped, with a warning and a `skipped` entry in the manifest.
 import { createHash, type Hash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
