@@ -52,6 +52,26 @@ function redactError(error: unknown): Error {
   return redactedError(error instanceof Error ? error : new Error(String(error)));
 }
 
+/** Logs the failure once: product errors with their code, field and fix; anything else as unexpected. */
+function logErrors<TEvent, TResult>(logger: Logger): MiddlewareObj<TEvent, TResult, Error, Context> {
+  return errorLogger({
+    logger: (request) => {
+      const error = request.error;
+      if (isKotsBackupError(error)) logger.error(error.message, { error: error.toJSON() });
+      else logger.error("unexpected error", { error: error as Error });
+    },
+  });
+}
+
+/** Scrubs known secrets from the error; runs before logErrors, so what is logged and returned is clean. */
+function scrubErrors<TEvent, TResult>(): MiddlewareObj<TEvent, TResult, Error, Context> {
+  return {
+    onError: (request) => {
+      request.error = redactError(request.error);
+    },
+  };
+}
+
 export function lambdaHandler<TEvent, TResult>(
   work: (event: TEvent, tools: HandlerTools) => Promise<TResult>,
   options: HandlerOptions<TEvent, TResult> = {},
@@ -69,21 +89,8 @@ export function lambdaHandler<TEvent, TResult>(
   })
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
-    .use(
-      errorLogger({
-        logger: (request) => {
-          const error = request.error;
-          if (isKotsBackupError(error)) logger.error(error.message, { error: error.toJSON() });
-          else logger.error("unexpected error", { error: error as Error });
-        },
-      }),
-    )
-    .use({
-      // Runs before the error logger: what is logged and what is returned are both scrubbed.
-      onError: (request) => {
-        request.error = redactError(request.error);
-      },
-    })
+    .use(logErrors(logger))
+    .use(scrubErrors())
     .use(options.middlewares ?? [])
     .handler(async (event, context) => {
       const graceful = new AbortController();
