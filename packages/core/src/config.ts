@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { cronerFor, parseCron } from "./cron.ts";
 import { DEFAULT_DESTINATION, parseDestination } from "./destination.ts";
+import { closestKey, knownKeysAt } from "./did-you-mean.ts";
 import { checkDuration, DurationUnitMs, MAX_DURATION_MS, tryParseDuration } from "./duration.ts";
 import { InputError, isKotsBackupError } from "./errors.ts";
 import { toEventBridgeCron } from "./eventbridge-cron.ts";
@@ -501,17 +502,18 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-function firstIssue(error: z.ZodError): { field: string; message: string; fix: string } {
+function firstIssue(error: z.ZodError, input: unknown): { field: string; message: string; fix: string } {
   const issue = error.issues[0];
   if (!issue)
     return { field: "", message: "config is invalid", fix: "check the file against kots-backup.schema.json" };
   if (issue.code === "unrecognized_keys") {
     const key = issue.keys[0] ?? "";
     const field = formatPath([...issue.path, key]);
+    const meant = closestKey(key, knownKeysAt(ConfigSchema, input, issue.path));
     return {
       field,
       message: `${field}: unknown key`,
-      fix: "remove it or fix its spelling (see kots-backup.schema.json)",
+      fix: `${meant ? `did you mean ${meant}?` : "remove it or fix its spelling"} (see kots-backup.schema.json)`,
     };
   }
   const field = formatPath(issue.path);
@@ -536,7 +538,7 @@ function firstIssue(error: z.ZodError): { field: string; message: string; fix: s
 export function parseConfig(input: unknown): Config {
   const result = ConfigSchema.safeParse(input ?? {});
   if (result.success) return result.data;
-  const { field, message, fix } = firstIssue(result.error);
+  const { field, message, fix } = firstIssue(result.error, input);
   // Messages may quote the bad value: never let one carry control characters to a terminal or a log.
   throw new InputError("invalid-config", escapeControl(message), {
     field,
