@@ -1,17 +1,24 @@
 // The handlers as they ship: each bundled with infra/bundling.ts's options (as scripts/bundle-size.ts
 // and SST build them: minified, client-node's generated classes dropped, its undici loaded on demand),
-// then run against the sandbox and moto like the source handlers in the other files of this folder. What
-// the bundle plugins change (which modules load at start) must not change what the functions do.
+// then run against the sandbox like the source handlers in the other files of this folder: on moto (the
+// AWS clients as shipped: S3, Secrets Manager, EventBridge) when the peer is up, else on localDeployment.
+// What the bundle plugins change (which modules load at start) must not change what the functions do.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Sandbox, startSandbox } from "@kots-backup/sandbox";
 import { build } from "esbuild";
-import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { BUNDLE_OPTIONS } from "../../infra/bundling.ts";
 import { driveUntilSettled } from "../backup/support.ts";
-import { describeWithMoto } from "../support/peers.ts";
-import { type FakeDeployment, fakeDeployment, lambdaContext, recordOutput } from "./support.ts";
+import { motoEndpoint } from "../support/peers.ts";
+import {
+  fakeDeployment,
+  type HandlerDeployment,
+  lambdaContext,
+  localDeployment,
+  recordOutput,
+} from "./support.ts";
 
 type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 
@@ -27,16 +34,18 @@ async function bundled(dir: string, name: string, entry: string): Promise<Handle
   return ((await import(outfile)) as { handler: Handler }).handler;
 }
 
-describeWithMoto("the bundled handlers", () => {
+const onMoto = motoEndpoint() !== "";
+
+describe(`the bundled handlers (${onMoto ? "moto" : "local folder and local EventBridge"})`, () => {
   let sandbox: Sandbox;
-  let dep: FakeDeployment;
+  let dep: HandlerDeployment;
   let onDemand: Handler;
   let scheduled: Handler;
   let reconcile: Handler;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ startTime: new Date() });
-    dep = await fakeDeployment({ sandbox });
+    dep = await (onMoto ? fakeDeployment : localDeployment)({ sandbox });
     const dir = mkdtempSync(join(tmpdir(), "kb-bundled-"));
     [onDemand, scheduled, reconcile] = await Promise.all([
       bundled(dir, "onDemand", "on-demand.ts"),
@@ -45,6 +54,7 @@ describeWithMoto("the bundled handlers", () => {
     ]);
   }, 120_000);
   afterAll(async () => {
+    await dep?.close();
     await sandbox?.stop();
   });
   afterEach(() => vi.restoreAllMocks());

@@ -1,10 +1,9 @@
 // The `notify` handler through middy with EventBridge envelopes as the bus delivers them, delivering to a
-// local PagerDuty-compatible receiver (test/channels/receivers.ts).
+// local PagerDuty-compatible receiver (test/channels/receivers.ts), on localDeployment (no AWS needed).
 import type { EventBridgeEvent } from "aws-lambda";
-import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type PagerDutyReceiver, startPagerDuty } from "../channels/receivers.ts";
-import { describeWithMoto } from "../support/peers.ts";
-import { fakeDeployment, lambdaContext, recordOutput } from "./support.ts";
+import { type LocalDeployment, lambdaContext, localDeployment, recordOutput } from "./support.ts";
 
 const ROUTING_KEY = "N0T1FYKEY0123456789abcdefABCDEFx";
 
@@ -31,19 +30,21 @@ const down = envelope("Check Down", {
   message: "No backup of nightly since yesterday.",
 });
 
-describeWithMoto("notify handler", () => {
+describe("notify handler", () => {
   let pd: PagerDutyReceiver;
+  let dep: LocalDeployment;
   let handler: typeof import("../../packages/functions/src/notify.ts").handler;
 
   beforeAll(async () => {
     pd = await startPagerDuty();
-    await fakeDeployment({
+    dep = await localDeployment({
       alerts: { pagerDuty: { routingKey: "env:KB_TEST_PD_ROUTING_KEY", eventsUrl: pd.eventsUrl } },
       env: { KB_TEST_PD_ROUTING_KEY: ROUTING_KEY },
     });
     ({ handler } = await import("../../packages/functions/src/notify.ts"));
   });
   afterAll(async () => {
+    await dep?.close();
     await pd?.close();
   });
   afterEach(() => vi.restoreAllMocks());

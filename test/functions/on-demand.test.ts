@@ -1,30 +1,31 @@
-// The `onDemand` handler through middy with the console events of contract §4, against the sandbox and
-// moto. Each action's result is compared with what the CLI prints with --json for the same config.
+// The `onDemand` handler through middy with the console events of contract §4, against the sandbox, a
+// local folder destination and a local EventBridge (localDeployment: no AWS needed). Each action's
+// result is compared with what the CLI prints with --json for the same config.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import "../../packages/cli/src/commands/index.ts";
 import { type Sandbox, startSandbox } from "@kots-backup/sandbox";
-import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../packages/cli/src/program.ts";
 import { BACKUP_RESULT_FIELDS, captureStreams, driveUntilSettled } from "../backup/support.ts";
-import { describeWithMoto } from "../support/peers.ts";
-import { type FakeDeployment, fakeDeployment, lambdaContext, recordOutput } from "./support.ts";
+import { type LocalDeployment, lambdaContext, localDeployment, recordOutput } from "./support.ts";
 
-describeWithMoto("onDemand handler", () => {
+describe("onDemand handler", () => {
   let sandbox: Sandbox;
-  let dep: FakeDeployment;
+  let dep: LocalDeployment;
   let configFile: string;
   let handler: typeof import("../../packages/functions/src/on-demand.ts").handler;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ startTime: new Date() });
-    dep = await fakeDeployment({ sandbox });
+    dep = await localDeployment({ sandbox });
     configFile = join(mkdtempSync(join(tmpdir(), "kb-od-")), "kots-backup.json");
     writeFileSync(configFile, JSON.stringify(dep.config));
     ({ handler } = await import("../../packages/functions/src/on-demand.ts"));
   });
   afterAll(async () => {
+    await dep?.close();
     await sandbox?.stop();
   });
   afterEach(() => vi.restoreAllMocks());
@@ -135,7 +136,7 @@ describeWithMoto("onDemand handler", () => {
     expect(Object.keys(result).sort()).toEqual(Object.keys(json as object).sort());
   });
 
-  it("rejects bad events naming the field, before any kotsadm, Kubernetes or S3 request", async () => {
+  it("rejects bad events naming the field, before any kotsadm, Kubernetes or store request", async () => {
     const output = recordOutput();
     const spy = sandbox.faults.add({ target: "api" }); // matches every API request, changes nothing
     const before = { kotsadm: sandbox.kotsadm.requests.length, objects: await dep.objects() };

@@ -1,10 +1,10 @@
 // The `reconcile` handler through middy (its rate event), after the `scheduled` and `onDemand` handlers
-// started work, against the sandbox and moto: it follows the scheduled backup to its terminal event
+// started work, against the sandbox, a local folder destination and a local EventBridge (localDeployment:
+// no AWS needed): it follows the scheduled backup to its terminal event
 // (once), verifies and reports the Heartbeat, runs the pending exports, and stops at the graceful signal.
 import { type Sandbox, startSandbox } from "@kots-backup/sandbox";
-import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
-import { describeWithMoto } from "../support/peers.ts";
-import { type FakeDeployment, fakeDeployment, lambdaContext, pause, recordOutput } from "./support.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { type LocalDeployment, lambdaContext, localDeployment, pause, recordOutput } from "./support.ts";
 
 /** What EventBridge Scheduler sends for a `rate(5 minutes)` target without input. */
 const rateEvent = {
@@ -19,21 +19,22 @@ const rateEvent = {
   detail: {},
 };
 
-describeWithMoto("reconcile handler", () => {
+describe("reconcile handler", () => {
   let sandbox: Sandbox;
-  let dep: FakeDeployment;
+  let dep: LocalDeployment;
   let reconcile: typeof import("../../packages/functions/src/reconcile.ts").handler;
   let scheduled: typeof import("../../packages/functions/src/scheduled.ts").handler;
   let onDemand: typeof import("../../packages/functions/src/on-demand.ts").handler;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ startTime: new Date() });
-    dep = await fakeDeployment({ sandbox });
+    dep = await localDeployment({ sandbox });
     ({ handler: reconcile } = await import("../../packages/functions/src/reconcile.ts"));
     ({ handler: scheduled } = await import("../../packages/functions/src/scheduled.ts"));
     ({ handler: onDemand } = await import("../../packages/functions/src/on-demand.ts"));
   });
   afterAll(async () => {
+    await dep?.close();
     await sandbox?.stop();
   });
   afterEach(() => vi.restoreAllMocks());

@@ -1,19 +1,18 @@
 // The `scheduled` handler through middy, with EventBridge Scheduler's input, against the sandbox (reached
-// with its service-account token from a Secrets Manager secret on moto) and moto (state in S3, events on
-// the bus routed to SQS).
+// with its service-account token from an `env:` secret), state in a local folder and events on a local
+// EventBridge (localDeployment: no AWS needed; the AWS services are in aws.test.ts).
 import { type Sandbox, startSandbox } from "@kots-backup/sandbox";
-import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
-import { describeWithMoto } from "../support/peers.ts";
-import { type FakeDeployment, fakeDeployment, lambdaContext, recordOutput } from "./support.ts";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { type LocalDeployment, lambdaContext, localDeployment, recordOutput } from "./support.ts";
 
-describeWithMoto("scheduled handler", () => {
+describe("scheduled handler", () => {
   let sandbox: Sandbox;
-  let dep: FakeDeployment;
+  let dep: LocalDeployment;
   let handler: typeof import("../../packages/functions/src/scheduled.ts").handler;
 
   beforeAll(async () => {
     sandbox = await startSandbox({ startTime: new Date() });
-    dep = await fakeDeployment({
+    dep = await localDeployment({
       sandbox,
       schedules: [
         { name: "nightly", cron: "0 2 * * *" },
@@ -23,6 +22,7 @@ describeWithMoto("scheduled handler", () => {
     ({ handler } = await import("../../packages/functions/src/scheduled.ts"));
   });
   afterAll(async () => {
+    await dep?.close();
     await sandbox?.stop();
   });
   afterEach(() => vi.restoreAllMocks());

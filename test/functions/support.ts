@@ -1,16 +1,26 @@
 // Set-up for the Lambda handler tests: the handlers run unchanged (middy, Powertools, SST's Resource),
-// with the deployment link faked through env `SST_RESOURCE_KotsBackupDeployment` (toolchain.md §2.7),
-// the AWS services on the moto peer (S3 destination + state, the event bus routed to SQS, Secrets Manager
-// holding the cluster credentials) and the cluster a sandbox reached with its service-account token.
+// with the deployment link faked through env `SST_RESOURCE_KotsBackupDeployment` (toolchain.md §2.7)
+// and the cluster a sandbox reached with its service-account token. Two deployments with one interface:
+// - `localDeployment`: no AWS and no python: the destination a local folder, the cluster credentials in
+//   an environment variable (`env:` reference), the bus on a local EventBridge
+//   (test/support/local-eventbridge.ts). The handler behaviour tests run on it.
+// - `fakeDeployment`: the AWS services on the moto peer (S3 destination + state, the event bus routed to
+//   SQS by a `source: kots-backup` rule, Secrets Manager holding the cluster credentials): the AWS layer
+//   (aws.test.ts, bundled.test.ts, and tests elsewhere that need S3).
 // SST's Resource proxy reads the env once per process: one deployment per test file (vitest forks).
 
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CreateBucketCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DeleteMessageCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
 import type { Sandbox } from "@kots-backup/sandbox";
 import type { Context } from "aws-lambda";
 import { vi } from "vitest";
 import { busToQueue } from "../support/aws-peers.ts";
+import { startLocalEventBridge } from "../support/local-eventbridge.ts";
 import {
   motoClientConfig,
   motoEndpoint,
@@ -43,28 +53,118 @@ export interface BusEvent {
   time: string;
 }
 
-export interface FakeDeployment {
+/** What the handler tests read back, whichever deployment they run on. */
+export interface HandlerDeployment {
+  busName: string;
+  config: Record<string, unknown>;
+  /** Keys on the destination (under the prefix), sorted. */
+  objects(): Promise<string[]>;
+  /** Bus events delivered so far (consumed). */
+  takeEvents(expected?: number): Promise<BusEvent[]>;
+  /** Stops what the deployment started in this process (safe to call twice). */
+  close(): Promise<void>;
+}
+
+export interface FakeDeployment extends HandlerDeployment {
   bucket: string;
   prefix: string;
-  busName: string;
   secretArn?: string;
-  config: Record<string, unknown>;
-  /** Keys under the prefix, sorted. */
-  objects(): Promise<string[]>;
-  /** Bus events routed to SQS so far (consumed). */
-  takeEvents(expected?: number): Promise<BusEvent[]>;
+}
+
+export interface LocalDeployment extends HandlerDeployment {
+  /** The destination folder (`export.destination` is `file://<folder>`). */
+  folder: string;
+}
+
+export interface DeploymentOptions {
+  sandbox?: Sandbox;
+  schedules?: Array<Record<string, unknown>>;
+  alerts?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+
+/** The secret a deployment keeps for the cluster: `{server, caData, token}` of the sandbox. */
+function clusterCredentials(sandbox: Sandbox): string {
+  return JSON.stringify({
+    server: sandbox.apiUrl,
+    caData: Buffer.from(sandbox.caPem).toString("base64"),
+    token: sandbox.serviceAccountToken,
+  });
+}
+
+/** The deployed config document, and the link SST would give the functions (faked through the env). */
+function linkDeployment(
+  options: DeploymentOptions,
+  cluster: Record<string, unknown>,
+  exportConfig: Record<string, unknown>,
+  link: { bucket: string; prefix: string; busName: string },
+): Record<string, unknown> {
+  const config: Record<string, unknown> = {
+    cluster,
+    schedules: options.schedules ?? [{ name: "nightly", cron: "0 2 * * *" }],
+    export: exportConfig,
+    ...(options.alerts ? { alerts: options.alerts } : {}),
+  };
+  process.env["SST_RESOURCE_KotsBackupDeployment"] = JSON.stringify({
+    type: "sst.sst.Linkable",
+    config,
+    ...link,
+  });
+  return config;
+}
+
+/** The environment variable `localDeployment`'s `env:` reference names. */
+const CLUSTER_CREDENTIALS_ENV = "KB_TEST_CLUSTER_CREDENTIALS";
+
+/**
+ * The deployment without AWS or python: the destination a new local folder, the sandbox's credentials in
+ * an environment variable (`cluster.credentials: env:…`), the bus on a local EventBridge. Call before
+ * the first handler invocation of the file, and `close()` after its last.
+ */
+export async function localDeployment(options: DeploymentOptions): Promise<LocalDeployment> {
+  const bus = await startLocalEventBridge();
+  // Every AWS client the product builds reaches the local peer, which serves PutEvents only: a call to
+  // any other AWS service fails at once, naming the operation, instead of leaving for the Internet.
+  process.env["AWS_ENDPOINT_URL"] = bus.endpoint;
+  process.env["AWS_ENDPOINT_URL_EVENTBRIDGE"] = bus.endpoint;
+  for (const [k, v] of Object.entries(options.env ?? {})) process.env[k] = v;
+
+  const busName = unique("kb-bus");
+  bus.createBus(busName);
+  const folder = mkdtempSync(join(tmpdir(), "kb-fn-"));
+  const cluster: Record<string, unknown> = { name: "test" };
+  if (options.sandbox) {
+    process.env[CLUSTER_CREDENTIALS_ENV] = clusterCredentials(options.sandbox);
+    cluster["credentials"] = `env:${CLUSTER_CREDENTIALS_ENV}`;
+  }
+  // No bucket: the link's bucket and prefix are what infra sets for an S3 destination; the functions
+  // read the destination from the config only.
+  const config = linkDeployment(
+    options,
+    cluster,
+    { destination: `file://${folder}`, scope: "manifests" },
+    { bucket: "", prefix: "", busName },
+  );
+  const store = new LocalFolderStore(folder);
+  return {
+    folder,
+    busName,
+    config,
+    async objects() {
+      const keys: string[] = [];
+      for await (const o of store.list("")) keys.push(o.key);
+      return keys.sort();
+    },
+    takeEvents: (expected) => bus.take(busName, expected),
+    close: () => bus.close(),
+  };
 }
 
 /**
  * Creates the stack's resources on moto, stores the sandbox's credentials in Secrets Manager, and fakes
  * the deployment link. Call before the first handler invocation of the file.
  */
-export async function fakeDeployment(options: {
-  sandbox?: Sandbox;
-  schedules?: Array<Record<string, unknown>>;
-  alerts?: Record<string, unknown>;
-  env?: Record<string, string>;
-}): Promise<FakeDeployment> {
+export async function fakeDeployment(options: DeploymentOptions): Promise<FakeDeployment> {
   const endpoint = motoEndpoint();
   // AWS SDK clients the product builds without an endpoint (bus, secrets) reach moto through these.
   process.env["AWS_ENDPOINT_URL_EVENTBRIDGE"] = endpoint;
@@ -86,29 +186,18 @@ export async function fakeDeployment(options: {
     const created = await sm.send(
       new CreateSecretCommand({
         Name: unique("kb-cluster"),
-        SecretString: JSON.stringify({
-          server: options.sandbox.apiUrl,
-          caData: Buffer.from(options.sandbox.caPem).toString("base64"),
-          token: options.sandbox.serviceAccountToken,
-        }),
+        SecretString: clusterCredentials(options.sandbox),
       }),
     );
     secretArn = created.ARN;
     cluster["credentials"] = secretArn;
   }
-  const config: Record<string, unknown> = {
+  const config = linkDeployment(
+    options,
     cluster,
-    schedules: options.schedules ?? [{ name: "nightly", cron: "0 2 * * *" }],
-    export: { destination: `s3://${bucket}/${prefix}`, endpoint, forcePathStyle: true, scope: "manifests" },
-    ...(options.alerts ? { alerts: options.alerts } : {}),
-  };
-  process.env["SST_RESOURCE_KotsBackupDeployment"] = JSON.stringify({
-    type: "sst.sst.Linkable",
-    config,
-    bucket,
-    prefix,
-    busName,
-  });
+    { destination: `s3://${bucket}/${prefix}`, endpoint, forcePathStyle: true, scope: "manifests" },
+    { bucket, prefix, busName },
+  );
 
   const queueUrl = queue.url;
   return {
@@ -117,6 +206,7 @@ export async function fakeDeployment(options: {
     busName,
     ...(secretArn ? { secretArn } : {}),
     config,
+    close: async () => {}, // moto outlives the file: nothing to stop here
     async objects() {
       const keys: string[] = [];
       let token: string | undefined;
