@@ -22,6 +22,15 @@ export interface AlertTransitionInput {
   /** RFC 3339 UTC end of an active silence, if any. */
   silencedUntil?: string;
   now: Date;
+  /** How a check other than a schedule's speaks (an external recovery point): its messages and detail. */
+  words?: CheckWords;
+}
+
+/** The messages and extra event detail of a check that is not a schedule's. */
+export interface CheckWords {
+  down(since: string): string;
+  up(downSince: string): string;
+  detail?: Readonly<Record<string, unknown>>;
 }
 
 export interface AlertTransition {
@@ -68,6 +77,19 @@ const REASON_TEXT: Record<CheckReason, { what: string; next: string }> = {
     what: "a backup is dated in the future (the cluster's clock, or an edited annotation), so it counts for nothing",
     next: "compare the dates in `kots-backup ls` with the cluster nodes' clocks (NTP); once the clocks agree, delete the misdated backup (`velero backup delete <name>`) or wait for its date",
   },
+  // External recovery points speak through their own words (external.ts).
+  [CheckReason.unreachable]: {
+    what: "the source of a recovery point cannot be read",
+    next: "run `kots-backup doctor`",
+  },
+  [CheckReason.unencrypted]: {
+    what: "the newest recovery point is not encrypted",
+    next: "restore it into an encrypted resource",
+  },
+  [CheckReason.unprotected]: {
+    what: "the data is not protected",
+    next: "turn versioning and replication on",
+  },
 };
 
 function isActive(silencedUntil: string | undefined, now: Date): boolean {
@@ -100,6 +122,7 @@ function event(
   since: string,
   message: string,
   now: Date,
+  extra: Readonly<Record<string, unknown>> = {},
 ): KotsBackupEvent {
   return {
     detailType,
@@ -112,6 +135,7 @@ function event(
       dedupKey: dedupKey(cluster, check.name),
       message,
       state: check.state,
+      ...extra,
       ...(check.lastSuccessAt ? { lastSuccessAt: check.lastSuccessAt } : {}),
       ...(check.lastExportAt ? { lastExportAt: check.lastExportAt } : {}),
       ...(check.expectedBy ? { expectedBy: check.expectedBy } : {}),
@@ -141,8 +165,9 @@ export function nextAlertState(input: AlertTransitionInput): AlertTransition {
             cluster,
             check,
             previous.since,
-            upMessage(cluster, check, previous.since),
+            input.words ? input.words.up(previous.since) : upMessage(cluster, check, previous.since),
             now,
+            input.words?.detail,
           ),
         ]
       : [];
@@ -156,7 +181,17 @@ export function nextAlertState(input: AlertTransitionInput): AlertTransition {
   if (needsAnnouncing && silenced)
     return { next: { ...next, suppressed: true }, events: [], suppressed: true };
   const events = needsAnnouncing
-    ? [event(DetailType.checkDown, cluster, check, since, downMessage(cluster, check, since), now)]
+    ? [
+        event(
+          DetailType.checkDown,
+          cluster,
+          check,
+          since,
+          input.words ? input.words.down(since) : downMessage(cluster, check, since),
+          now,
+          input.words?.detail,
+        ),
+      ]
     : [];
   return { next, events, suppressed: false };
 }

@@ -6,6 +6,7 @@
 //   manifests/<name>.json         written last, after every object verified
 //   config/<app>/<name>.tar.gz    KOTS config after an export; manual-<YYYYMMDDTHHMMSSZ>.tar.gz by hand
 //   state/claims|alerts|silences|mirror|exports|followed  kots-backup's own state
+//   state/alerts/external/<name>.json                    an external recovery point's check record
 // Anchor: velero pkg/persistence/object_store_layout.go and IsValid in object_store.go.
 import { z } from "zod";
 import { InputError } from "./errors.ts";
@@ -113,6 +114,16 @@ export function claimsPrefix(schedule: string): string {
 
 export function alertStateKey(schedule: string): string {
   return `${STATE_ROOT}alerts/${checked(schedule, SLUG, "schedule name")}.json`;
+}
+
+/** `state/alerts/external/<name>.json`: the check record of an external recovery point. */
+export function externalAlertStateKey(name: string): string {
+  return `${STATE_ROOT}alerts/external/${checked(name, SLUG, "external name")}.json`;
+}
+
+/** A check's record key: `external:<name>` is an external recovery point's, any other a schedule's. */
+export function checkRecordKey(check: string): string {
+  return check.startsWith("external:") ? externalAlertStateKey(check.slice(9)) : alertStateKey(check);
 }
 
 export function silenceKey(schedule: string): string {

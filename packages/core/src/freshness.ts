@@ -56,6 +56,12 @@ export const CheckReason = {
   clusterUnreachable: "cluster-unreachable",
   /** A matching backup is dated beyond now + the clock-skew allowance; it counts for nothing (down at once). */
   clockSkew: "clock-skew",
+  /** External recovery points (external.ts): the source cannot be read (down once grace passed). */
+  unreachable: "unreachable",
+  /** External: the newest recovery point is not encrypted (down at once). */
+  unencrypted: "unencrypted",
+  /** External: the data is not protected at all, e.g. S3 versioning off (down at once). */
+  unprotected: "unprotected",
 } as const;
 export type CheckReason = (typeof CheckReason)[keyof typeof CheckReason];
 

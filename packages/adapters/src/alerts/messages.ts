@@ -4,8 +4,8 @@
 // Besides the contract's detail fields (cluster, schedule, backup, reasons, since, dedupKey,
 // message) these optional extras are shown when present: `lastSuccessAt`, `lastBackup` (name of the
 // last good backup), `lastExportAt`, `expectedBy`, `error` (why a backup/export failed) and `phase`.
-import type { CheckReason, KotsBackupEvent } from "@kots-backup/core";
-import { DetailType } from "@kots-backup/core";
+import { type CheckReason, DetailType, ExternalKind, type KotsBackupEvent } from "@kots-backup/core";
+import { externalNextStep, externalReasonText } from "@kots-backup/core/external";
 
 // The reasons are freshness.ts's (core); re-exported so channel code and tests find them here.
 export { CheckReason } from "@kots-backup/core";
@@ -21,6 +21,9 @@ export const REASON_TEXT: Record<CheckReason, string> = {
   "bsl-unavailable": "Velero's backup storage location is Unavailable",
   "cluster-unreachable": "kots-backup cannot reach the cluster",
   "clock-skew": "a backup is dated in the future, so it counts for nothing",
+  unreachable: "the source of a recovery point cannot be read",
+  unencrypted: "the newest recovery point is not encrypted",
+  unprotected: "the data is not protected",
 };
 
 /** The runbook line for each reason: the next thing on-call should do. */
@@ -43,6 +46,13 @@ export const RUNBOOK: Record<CheckReason, string> = {
     "Check the kubeconfig, the network path and the API server, then run `kots-backup doctor`.",
   "clock-skew":
     "Compare the dates in `kots-backup ls` with the cluster nodes' clocks (NTP); once they agree, delete the misdated backup (`velero backup delete <backup>`) or wait for its date.",
+  // External recovery points: their steps are their kind's (core's externalNextStep).
+  unreachable:
+    "Run `kots-backup status` and `kots-backup doctor`: they name the external source and what fails.",
+  unencrypted:
+    "Run `kots-backup status` and `kots-backup doctor`: they name the external source and what fails.",
+  unprotected:
+    "Run `kots-backup status` and `kots-backup doctor`: they name the external source and what fails.",
 };
 
 export type Tone = "bad" | "good" | "neutral";
@@ -96,6 +106,24 @@ function reasonPhrase(reason: string): string {
   return isCheckReason(reason) ? REASON_TEXT[reason] : reason;
 }
 
+/** An external recovery point's kind (`detail.external.kind`), or undefined for a schedule's event. */
+function externalKindOf(event: KotsBackupEvent): ExternalKind | undefined {
+  const external = event.detail.external as { kind?: unknown } | undefined;
+  const kind = external?.kind;
+  return typeof kind === "string" && Object.values(ExternalKind).includes(kind as ExternalKind)
+    ? (kind as ExternalKind)
+    : undefined;
+}
+
+/** An external point's phrases and steps are its kind's (core's external.ts), not a schedule's. */
+function externalText(kind: ExternalKind, reasons: string[]): { what: string; steps: string[] } {
+  const known = reasons.filter(isCheckReason);
+  return {
+    what: known.map(externalReasonText).join("; ") || "the check is down",
+    steps: known.filter((r) => r !== "never-succeeded").map((r) => `${r}: ${externalNextStep(kind, r)}`),
+  };
+}
+
 function stepsFor(reasons: string[]): string[] {
   return reasons.filter(isCheckReason).map((r) => `${r}: ${RUNBOOK[r]}`);
 }
@@ -146,10 +174,13 @@ export function describeEvent(event: KotsBackupEvent): EventText {
   switch (event.detailType) {
     case DetailType.checkDown: {
       tone = "bad";
-      const what = reasons.length ? reasons.map(reasonPhrase).join("; ") : "the check is down";
+      const kind = externalKindOf(event);
+      const external = kind ? externalText(kind, reasons) : undefined;
+      const what =
+        external?.what ?? (reasons.length ? reasons.map(reasonPhrase).join("; ") : "the check is down");
       title = `DOWN ${who}: ${reasons.join(", ") || "down"}`;
       summary = `kots-backup ${who} is DOWN: ${what}`;
-      nextSteps = stepsFor(reasons);
+      nextSteps = external?.steps ?? stepsFor(reasons);
       break;
     }
     case DetailType.checkUp: {

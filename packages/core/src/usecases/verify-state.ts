@@ -1,4 +1,5 @@
-// The per-check record `verify` persists at `state/alerts/<schedule>.json` (key from export-layout.ts):
+// The per-check record `verify` persists at `state/alerts/<schedule>.json`, or for an external recovery
+// point `state/alerts/external/<name>.json` (keys from export-layout.ts):
 // the alert state of alert-state.ts (`AlertRecord`), plus what verify must remember between runs:
 // - `firstSeenAt`: slots before it are never expected (freshness.ts);
 // - `clusterUnreachableSince` / `bslUnavailableSince`: start of an environment problem, so that its
@@ -8,7 +9,7 @@
 // Writes are conditional on the version read (S3 `If-Match` on the ETag, create-only when absent), so
 // of several concurrent runs exactly one records a transition.
 import type { KotsBackupEvent } from "../events.ts";
-import { alertStateKey } from "../export-layout.ts";
+import { checkRecordKey } from "../export-layout.ts";
 import type { ObjectStore } from "../ports.ts";
 import type { AlertRecord } from "../state.ts";
 import { hasOnly, readVersionedJson, type Versioned, type WriteResult, writeJsonIf } from "./stored-json.ts";
@@ -64,6 +65,8 @@ export interface CheckRecord extends AlertRecord {
   firstSeenAt?: string;
   clusterUnreachableSince?: string;
   bslUnavailableSince?: string;
+  /** An external recovery point's source: when it was first found unreachable in this episode. */
+  unreachableSince?: string;
   outbox?: OutboxEntry[];
 }
 
@@ -97,6 +100,7 @@ export function isCheckRecord(value: unknown): value is CheckRecord {
       firstSeenAt: isTime,
       clusterUnreachableSince: isTime,
       bslUnavailableSince: isTime,
+      unreachableSince: isTime,
       outbox: (v) => Array.isArray(v) && v.every(isOutboxEntry),
     },
   );
@@ -129,7 +133,7 @@ const READ_OPTIONS = {
 /** Check records on any ObjectStore (S3, local folder, memory). */
 export function checkRecordStore(store: ObjectStore): CheckRecordStore {
   return {
-    read: (schedule) => readVersionedJson(store, alertStateKey(schedule), isCheckRecord, READ_OPTIONS),
-    write: (schedule, record, etag) => writeJsonIf(store, alertStateKey(schedule), record, etag),
+    read: (check) => readVersionedJson(store, checkRecordKey(check), isCheckRecord, READ_OPTIONS),
+    write: (check, record, etag) => writeJsonIf(store, checkRecordKey(check), record, etag),
   };
 }

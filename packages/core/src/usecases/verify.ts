@@ -21,7 +21,7 @@
 //   resolve is a no-op); Slack may show the line twice. We accept that rather than lose a page.
 // - Entries are given up after OUTBOX_MAX_AGE_MS (logged as an error): a page a day late is noise.
 
-import { nextAlertState } from "../alert-state.ts";
+import { type CheckWords, nextAlertState } from "../alert-state.ts";
 import {
   type BackupSummary,
   BackupType,
@@ -31,6 +31,7 @@ import {
 import { EnvironmentError, isKotsBackupError } from "../errors.ts";
 import type { KotsBackupEvent } from "../events.ts";
 import { backupNameOfManifestKey, MANIFESTS_ROOT, parseManifest } from "../export-layout.ts";
+import { type ExternalCheckResult, externalCheckName } from "../external.ts";
 import {
   anyDown,
   type CheckResult,
@@ -44,6 +45,14 @@ import type { AlertRecord, Silence, SlotClaim } from "../state.ts";
 import { KotsStatus } from "../velero.ts";
 import type { UseCaseLog } from "./ports.ts";
 import { readText } from "./stored-json.ts";
+import {
+  type ExternalFact,
+  type ExternalSource,
+  evaluateExternalWithRecord,
+  externalFigures,
+  externalWords,
+  observeExternal,
+} from "./verify-external.ts";
 import {
   type CheckRecord,
   type CheckRecordStore,
@@ -102,6 +111,8 @@ export interface VerifyFacts {
   appsKnown: boolean;
   /** Velero's default BSL phase (`Available`, `Unavailable`), undefined when unknown. */
   bslPhase?: string;
+  /** What each external recovery point's source said (verify-external.ts). */
+  external?: ExternalFact[];
 }
 
 /** Per-schedule figures for the metrics (CloudWatch EMF, Prometheus). */
@@ -136,6 +147,8 @@ export interface VerifySources {
   silences: () => Promise<Silence[]>;
   /** Parsed manifests by key and etag, kept between runs of a long-lived process (daemon, warm Lambda). */
   manifestCache?: Map<string, { etag: string; fact: ExportFact | undefined }>;
+  /** External recovery points watched next to the schedules. */
+  external?: ExternalSource;
   log?: UseCaseLog;
 }
 
@@ -291,6 +304,7 @@ export async function gatherFacts(
 ): Promise<VerifyFacts> {
   const log: UseCaseLog = sources.log ?? (() => {});
   const { cluster } = sources;
+  const external = observeExternal(sources.external, now, log);
   const [claims, silences] = await Promise.all([
     options.skipClaims ? Promise.resolve([] as SlotClaim[]) : sources.claims(),
     sources.silences(),
@@ -346,6 +360,7 @@ export async function gatherFacts(
     ...(clusterError ? { clusterError } : {}),
     appsKnown: apps !== undefined,
     ...(bslPhase ? { bslPhase } : {}),
+    external: await external,
   };
 }
 
@@ -456,14 +471,21 @@ export function evaluateFacts(
   schedules: readonly CheckSchedule[],
   records: ReadonlyMap<string, CheckRecord | undefined> = new Map(),
 ): { report: VerifyReport; results: CheckResult[]; figures: ScheduleFigures[] } {
-  const results = schedules.map((s) => evaluateWithRecord(facts, s, records.get(s.name)).check);
+  const scheduled = schedules.map((s) => evaluateWithRecord(facts, s, records.get(s.name)).check);
+  const external = (facts.external ?? []).map(
+    (f) => evaluateExternalWithRecord(f, facts.now, records.get(externalCheckName(f.point.name))).check,
+  );
+  const results = [...scheduled, ...external];
   return {
     report: {
       checkedAt: iso(facts.now.getTime()),
       checks: results.map((c) => toVerifyCheck(c, activeSilence(facts, c.name))),
     },
     results,
-    figures: results.map((c, i) => figuresOf(facts, schedules[i] as CheckSchedule, c)),
+    figures: [
+      ...scheduled.map((c, i) => figuresOf(facts, schedules[i] as CheckSchedule, c)),
+      ...external.map((c) => externalFigures(c, facts.now)),
+    ],
   };
 }
 
@@ -496,23 +518,51 @@ interface Decision {
   dropped: OutboxEntry[];
 }
 
-/** Pure: the next record of one check and what this run delivers if its write wins. */
+/** Pure: the next record of one schedule's check and what this run delivers if its write wins. */
 export function decide(
   facts: VerifyFacts,
   schedule: CheckSchedule,
   previous: CheckRecord | undefined,
   channels: readonly string[],
 ): Decision {
+  const { check, environment } = evaluateWithRecord(facts, schedule, previous);
+  return decideAlert(facts, { check, environment }, previous, channels);
+}
+
+/** Pure: an external recovery point's next record and what this run delivers if its write wins. */
+export function decideExternal(
+  facts: VerifyFacts,
+  fact: ExternalFact,
+  previous: CheckRecord | undefined,
+  channels: readonly string[],
+): Decision {
+  const { check, environment } = evaluateExternalWithRecord(fact, facts.now, previous);
+  return decideAlert(
+    facts,
+    { check, environment, words: externalWords(facts.cluster, check) },
+    previous,
+    channels,
+  );
+}
+
+/** Pure: from an evaluated check, its next record (alert state, outbox) and the events to deliver. */
+function decideAlert(
+  facts: VerifyFacts,
+  evaluated: { check: CheckResult; environment: Partial<CheckRecord>; words?: CheckWords },
+  previous: CheckRecord | undefined,
+  channels: readonly string[],
+): Decision {
   const now = facts.now.getTime();
   const nowIso = iso(now);
-  const { check, environment } = evaluateWithRecord(facts, schedule, previous);
-  const silence = activeSilence(facts, schedule.name);
+  const { check, environment, words } = evaluated;
+  const silence = activeSilence(facts, check.name);
   const transition = nextAlertState({
     cluster: facts.cluster,
     check,
     ...(previous ? { previous: baseRecord(previous) as AlertRecord } : {}),
     ...(silence ? { silencedUntil: silence.until } : {}),
     now: facts.now,
+    ...(words ? { words } : {}),
   });
   const known = new Set(channels);
   const kept: OutboxEntry[] = [];
@@ -573,18 +623,25 @@ function applyDeliveries(record: CheckRecord, delivered: Map<string, DeliveryOut
   return next;
 }
 
+/** One check as verifyOne runs it: its name (its record's key) and its pure decision. */
+interface CheckRun {
+  name: string;
+  decide(previous: CheckRecord | undefined): Decision;
+}
+
 async function verifyOne(
-  facts: VerifyFacts,
-  schedule: CheckSchedule,
+  run: CheckRun,
   deps: VerifyDeps,
 ): Promise<{ check: CheckResult; transition?: VerifyTransition; deliveries: VerifyRun["deliveries"] }> {
+  // Logs and transitions name the check as `schedule` (an external point's is `external:<name>`).
+  const schedule = { name: run.name };
   const log: UseCaseLog = deps.log ?? (() => {});
   const logError = deps.logError ?? ((message, fields) => log("warn", message, fields));
   let decision: Decision | undefined;
   let etag: string | undefined;
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const current = await deps.records.read(schedule.name);
-    const candidate = decide(facts, schedule, current?.value, deps.channels);
+    const candidate = run.decide(current?.value);
     if (current && same(candidate.next, current.value)) {
       return { check: candidate.check, deliveries: [] };
     }
@@ -671,7 +728,17 @@ export async function runVerify(schedules: readonly CheckSchedule[], deps: Verif
   const known = await Promise.all(schedules.map((s) => deps.records.read(s.name)));
   const skipClaims = known.every((r) => r?.value.firstSeenAt !== undefined);
   const facts = await gatherFacts(deps, deps.now, { skipClaims });
-  const outcomes = await Promise.all(schedules.map((s) => verifyOne(facts, s, deps)));
+  const runs: CheckRun[] = [
+    ...schedules.map((s) => ({
+      name: s.name,
+      decide: (p?: CheckRecord) => decide(facts, s, p, deps.channels),
+    })),
+    ...(facts.external ?? []).map((f) => ({
+      name: externalCheckName(f.point.name),
+      decide: (p?: CheckRecord) => decideExternal(facts, f, p, deps.channels),
+    })),
+  ];
+  const outcomes = await Promise.all(runs.map((r) => verifyOne(r, deps)));
   const results = outcomes.map((o) => o.check);
   return {
     report: {
@@ -679,7 +746,11 @@ export async function runVerify(schedules: readonly CheckSchedule[], deps: Verif
       checks: results.map((c) => toVerifyCheck(c, activeSilence(facts, c.name))),
     },
     results,
-    figures: results.map((c, i) => figuresOf(facts, schedules[i] as CheckSchedule, c)),
+    figures: results.map((c, i) =>
+      i < schedules.length
+        ? figuresOf(facts, schedules[i] as CheckSchedule, c)
+        : externalFigures(c as ExternalCheckResult, facts.now),
+    ),
     facts,
     transitions: outcomes.flatMap((o) => (o.transition ? [o.transition] : [])),
     deliveries: outcomes.flatMap((o) => o.deliveries),
