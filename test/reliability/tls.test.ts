@@ -113,7 +113,7 @@ describe("an API certificate signed by an unknown CA", () => {
       const run = await cli(["--config", config({ kubeconfig, insecureSkipTlsVerify: true }), "ls"]);
       expect(run.code).toBe(0);
       expect(run.stderr).toMatch(
-        /^warn: TLS verification of the Kubernetes API at https:\/\/127\.0\.0\.1:\d+ is OFF \(asked for explicitly\); anyone on the network path can read the credentials$/m,
+        /^\S+Z warn: TLS verification of the Kubernetes API at https:\/\/127\.0\.0\.1:\d+ is OFF \(asked for explicitly\); anyone on the network path can read the credentials$/m,
       );
     }
     // Written as false (the default), it is not skipped.

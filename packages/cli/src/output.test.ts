@@ -22,7 +22,7 @@ describe("human output", () => {
   it("writes each log entry as one escaped line, message and fields alike", () => {
     const { streams: s, text } = streams();
     createOutput(false, s).log("warn", `Backup Failed: ${HOSTILE}`, { detail: HOSTILE, count: 2 });
-    expect(text.err).toBe(
+    expect(text.err.replace(/^\S+Z /, "")).toBe(
       "warn: Backup Failed: hooks failed\\r\\nerror: forged\\u001b]0;pwned\\u0007\\u202e " +
         "detail=hooks failed\\r\\nerror: forged\\u001b]0;pwned\\u0007\\u202e count=2\n",
     );

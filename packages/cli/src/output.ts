@@ -13,7 +13,10 @@ export interface Output {
   readonly json: boolean;
   /** Writes the command's result: JSON, or the human rendering. */
   result<T>(value: T, human: (value: T) => string): void;
-  /** A log line on stderr (JSON lines with --json). Never pass secrets. */
+  /**
+   * A log line on stderr, starting with its RFC 3339 UTC time (a JSON line with `time` under --json), so
+   * that a long-running command's log says when each thing happened. Never pass secrets.
+   */
   log(level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void;
 }
 
@@ -31,8 +34,9 @@ export function createOutput(json: boolean, streams: Streams = process): Output 
       );
     },
     log(level, message, fields = {}) {
+      const time = new Date().toISOString();
       if (json) {
-        const line = { time: new Date().toISOString(), level, message, ...fields };
+        const line = { time, level, message, ...fields };
         streams.stderr.write(`${JSON.stringify(line)}\n`);
         return;
       }
@@ -44,7 +48,7 @@ export function createOutput(json: boolean, streams: Streams = process): Output 
         .join(" ");
       const prefix = level === "info" ? "" : `${level}: `;
       // One log entry, one line: whatever the message and fields hold.
-      streams.stderr.write(`${prefix}${escapeControl(`${message}${extras ? ` ${extras}` : ""}`)}\n`);
+      streams.stderr.write(`${time} ${prefix}${escapeControl(`${message}${extras ? ` ${extras}` : ""}`)}\n`);
     },
   };
 }
