@@ -55,6 +55,8 @@ export function buildProgram(streams: Streams, setExitCode: (code: number) => vo
     .configureOutput({
       writeOut: (text) => streams.stdout.write(text),
       writeErr: (text) => streams.stderr.write(text),
+      // main's reportError says a usage error once, as every error is said (`error: …` and its fix).
+      outputError: () => {},
     });
 
   const run: RunAction =
