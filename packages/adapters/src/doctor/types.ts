@@ -8,11 +8,30 @@ export interface DoctorCheck {
   skipped?: boolean;
 }
 
-export interface DoctorReport {
-  checks: DoctorCheck[];
+/** How many checks passed, failed and were skipped: each check is counted once. */
+export interface DoctorSummary {
+  passed: number;
+  failed: number;
+  /** Not checked, whether not applicable or behind a failed prerequisite (that one is counted as failed). */
+  skipped: number;
 }
 
-/** `doctor` exits 1 when any check failed. */
+export interface DoctorReport {
+  checks: DoctorCheck[];
+  summary: DoctorSummary;
+}
+
+export function doctorSummary(checks: readonly DoctorCheck[]): DoctorSummary {
+  const summary: DoctorSummary = { passed: 0, failed: 0, skipped: 0 };
+  for (const check of checks) {
+    if (check.skipped) summary.skipped += 1;
+    else if (check.ok) summary.passed += 1;
+    else summary.failed += 1;
+  }
+  return summary;
+}
+
+/** `doctor` exits 1 when any check failed, or was not checked because one failed. */
 export function doctorFailed(report: DoctorReport): boolean {
   return report.checks.some((c) => !c.ok);
 }

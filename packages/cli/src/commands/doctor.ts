@@ -1,10 +1,15 @@
-// `kots-backup doctor` (contract §2): one line per check, pass or fail with the fix. Exit 1 when any
-// check fails; exit 3 only when it cannot start at all (no kubeconfig), exit 2 on a bad config.
+// `kots-backup doctor` (contract §2): one line per check, pass or fail with the fix, then how many
+// passed, failed and were skipped (`summary` in JSON). Exit 1 when any check fails; exit 3 only when it cannot start at all (no kubeconfig), exit 2 on a bad config.
 // The checks live in adapters/src/doctor; this wires them to the global options and the config.
 import { alertChecks } from "@kots-backup/adapters/doctor/alerts";
 import { clusterChecks } from "@kots-backup/adapters/doctor/cluster";
 import { localFolderChecks, s3BucketChecks } from "@kots-backup/adapters/doctor/destination";
-import { type DoctorCheck, type DoctorReport, doctorFailed } from "@kots-backup/adapters/doctor/types";
+import {
+  type DoctorCheck,
+  type DoctorReport,
+  doctorFailed,
+  doctorSummary,
+} from "@kots-backup/adapters/doctor/types";
 import { destinationStore } from "@kots-backup/adapters/export/stores";
 import { KubeKotsCluster } from "@kots-backup/adapters/kube/cluster";
 import { LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
@@ -22,17 +27,18 @@ export function renderDoctor(report: DoctorReport): string {
     lines.push(`${mark}  ${escapeControl(check.name)}: ${escapeControl(check.detail)}`);
     if (!check.ok && check.fix) lines.push(`      fix: ${escapeControl(check.fix)}`);
   }
-  const failed = report.checks.filter((c) => !c.ok).length;
-  lines.push(
-    failed === 0
-      ? `all ${report.checks.length} checks passed`
-      : `${failed} of ${report.checks.length} checks failed`,
-  );
+  const { passed, failed, skipped } = report.summary;
+  lines.push(`${passed} passed, ${failed} failed, ${skipped} skipped (${report.checks.length} checks)`);
   return lines.join("\n");
 }
 
 /** Runs every check. Throws only when it cannot start (config invalid, no kubeconfig at all). */
 export async function runDoctor(globals: GlobalOptions, out: Output): Promise<DoctorReport> {
+  const checks = await doctorChecks(globals, out);
+  return { checks, summary: doctorSummary(checks) };
+}
+
+async function doctorChecks(globals: GlobalOptions, out: Output): Promise<DoctorCheck[]> {
   const loaded = loadConfig(globals);
   const config = loaded?.config;
   const checks: DoctorCheck[] = [];
@@ -61,7 +67,7 @@ export async function runDoctor(globals: GlobalOptions, out: Output): Promise<Do
   if (!config) {
     checks.push({ name: "destination", ok: true, skipped: true, detail: "skipped: no config file" });
     checks.push({ name: "alert channels", ok: true, skipped: true, detail: "skipped: no config file" });
-    return { checks };
+    return checks;
   }
   try {
     const store = await destinationStore(config.export);
@@ -81,7 +87,7 @@ export async function runDoctor(globals: GlobalOptions, out: Output): Promise<Do
       ...(config.daemon.heartbeatUrl ? { heartbeatUrl: config.daemon.heartbeatUrl } : {}),
     })),
   );
-  return { checks };
+  return checks;
 }
 
 export const doctorCommand: CommandAction<[]> = async ({ globals, out }) => {
