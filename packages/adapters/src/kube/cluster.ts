@@ -26,7 +26,7 @@ export interface KubeKotsClusterOptions {
   veleroNamespace?: string;
   retry?: Partial<RetryPolicy>;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Told about retries and discovery facts, for logs. Never carries secrets. */
+  /** Told about retries, for logs. Never carries secrets. */
   log?: (message: string, fields?: Record<string, unknown>) => void;
   /** Page size for Backup lists (default 500). */
   pageSize?: number;
@@ -59,14 +59,12 @@ export class KubeKotsCluster implements KotsCluster {
     });
   }
 
-  /** Velero's namespace and how it was found (memoised). */
+  /**
+   * Velero's namespace and how it was found (memoised). Not logged: every command would print it;
+   * `doctor` shows it with its source.
+   */
   veleroNamespace(): Promise<{ namespace: string; source: VeleroNamespaceSource }> {
-    this.#velero ??= findVeleroNamespace(this.api, this.kotsadmNamespace, this.#options.veleroNamespace).then(
-      (found) => {
-        this.#options.log?.("velero namespace", { namespace: found.namespace, source: found.source });
-        return found;
-      },
-    );
+    this.#velero ??= findVeleroNamespace(this.api, this.kotsadmNamespace, this.#options.veleroNamespace);
     this.#velero.catch(() => {
       this.#velero = undefined;
     });
