@@ -2,7 +2,7 @@
 // build them: the destination, the default BSL (read directly when `export.bsl` allows: full scope),
 // Velero's DownloadRequests (manifests scope) and kotsadm's config download.
 
-import type { ObjectStore } from "@kots-backup/core";
+import { InputError, type ObjectStore } from "@kots-backup/core";
 import type { ExportConfig } from "@kots-backup/core/config";
 import type { KubeKotsCluster } from "../kube/cluster.ts";
 import { KubeDownloadSource } from "../kube/download-request.ts";
@@ -19,8 +19,25 @@ export interface ClusterExportDepsInput {
   progress?: (progress: ExportProgress) => void;
 }
 
+/**
+ * The full scope reads the BSL's bucket directly, which only `export.bsl` allows: asking for it
+ * without that is a config problem (exit 2), said before anything is read, written or emitted.
+ */
+export function checkScope(config: ExportConfig, scope: ExportScopeChoice): void {
+  if (scope !== "full" || config.bsl) return;
+  throw new InputError(
+    "invalid-config",
+    "export.bsl: the full scope reads the BSL's bucket directly, and export.bsl is not set",
+    {
+      field: "export.bsl",
+      fix: "add export.bsl (the BSL bucket's region; endpoint and credentials when not the destination's), or export with --scope manifests (export.scope: manifests; no volume data)",
+    },
+  );
+}
+
 export async function clusterExportDeps(input: ClusterExportDepsInput): Promise<ExportDeps> {
   const { config, cluster, destination, scope, log } = input;
+  checkScope(config, scope);
   const velero = await cluster.veleroNamespace();
   const bslInfo = await cluster.defaultBsl().catch((error: Error) => {
     log("warn", "could not read the default BackupStorageLocation", { reason: error.message });
