@@ -5,7 +5,7 @@
 //                          Secrets Manager GetSecretValue (AWSCURRENT), cached per process for
 //                          `maxAgeMs`; with `#jsonKey` the secret must be a JSON object and the value is
 //                          that key's
-//   sst:Name               `Resource.Name.value` of a linked `sst.Secret`
+//   sst:Name               `Resource.Name.value` of a linked `sst.Secret` (in the deployed functions only)
 // Errors name the kind and the variable, path or ARN (never the value) and say what to do.
 import { readFile } from "node:fs/promises";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -17,7 +17,7 @@ export type { SecretRef };
 export interface ResolveSecretOptions {
   /** Config path of the reference, for error messages, e.g. `alerts.pagerDuty.routingKey`. */
   field?: string;
-  /** Environment to read `env:` references from (default `process.env`). */
+  /** Environment to read `env:` references from, and to tell Lambda (AWS_LAMBDA_FUNCTION_NAME) by (default `process.env`). */
   env?: Record<string, string | undefined>;
   /** Secrets Manager client for a region (default: a new client for the ARN's region). */
   secretsManager?: (region: string) => SecretsManagerClient;
@@ -100,7 +100,12 @@ async function readSstSecret(
   options: ResolveSecretOptions,
   missing: MissingFactory,
 ): Promise<string> {
-  const fix = `link it to the function in sst.config.ts (link: [${name}]) and set it with \`sst secret set ${name} <value>\``;
+  const link = `link it to the function in sst.config.ts (link: [${name}]) and set it with \`sst secret set ${name} <value>\``;
+  // Only the deployed functions have SST links: a local run (CLI, daemon) needs a reference it can read.
+  const inLambda = Boolean((options.env ?? process.env)["AWS_LAMBDA_FUNCTION_NAME"]);
+  const fix = inLambda
+    ? link
+    : `sst: references resolve only in the deployed functions, and this runs outside Lambda: for a local run, use env:NAME or file:/path instead (in the deployed functions, ${link})`;
   let resource = options.sstResource;
   if (!resource) {
     // Lazy: the CLI never loads SST's resource proxy unless a config uses sst: references.
