@@ -4,6 +4,15 @@
 import { z } from "zod";
 import { formatPath } from "./config.ts";
 import { InputError } from "./errors.ts";
+import { checkLatestChoice, type KindFields } from "./usecases/reconcile.ts";
+
+/** How an export event names the fields of `latest`'s kind. */
+export const EVENT_KIND_FIELDS: KindFields = {
+  latest: '"backup": "latest"',
+  schedule: "schedule",
+  type: "type",
+  app: "app",
+};
 
 const slug = z
   .string()
@@ -41,12 +50,40 @@ export const OnDemandEventSchema = z
   .discriminatedUnion("action", [
     z.discriminatedUnion("type", [backupFull, backupPartial]),
     z.strictObject({ action: z.literal("ls"), app: slug.optional() }),
-    z.strictObject({
-      action: z.literal("export"),
-      backup: backupName,
-      scope: z.enum(["auto", "full", "manifests"]).optional(),
-      includePartiallyFailed: z.boolean().optional(),
-    }),
+    z
+      .strictObject({
+        action: z.literal("export"),
+        backup: backupName,
+        scope: z.enum(["auto", "full", "manifests"]).optional(),
+        includePartiallyFailed: z.boolean().optional(),
+        // With "latest": which backup is the newest (core's latestKindOf); full backups by default.
+        schedule: z
+          .string()
+          .max(52)
+          .regex(/^[a-z0-9-]+$/, { message: "must be a schedule's name (a-z, 0-9 and -)" })
+          .optional()
+          .meta({
+            description: 'With "backup": "latest": the newest backup of this schedule\'s type and app.',
+          }),
+        type: z
+          .enum(["full", "partial"])
+          .optional()
+          .meta({ description: 'With "backup": "latest": full (default) or partial (with "app").' }),
+        app: slug.optional().meta({ description: 'With "backup": "latest" and "type": "partial": the app.' }),
+      })
+      .superRefine((event, ctx) => {
+        // The schedule's existence is checked against the config when the export runs.
+        try {
+          checkLatestChoice({ ...event, latest: event.backup === "latest" }, EVENT_KIND_FIELDS);
+        } catch (error) {
+          const field = (error as { field?: string }).field ?? "backup";
+          ctx.addIssue({
+            code: "custom",
+            path: [field],
+            message: (error as Error).message.replace(`${field}: `, ""),
+          });
+        }
+      }),
     z.strictObject({ action: z.literal("verify") }),
     z.strictObject({ action: z.literal("status") }),
     z.strictObject({ action: z.literal("config-download"), app: slug }),

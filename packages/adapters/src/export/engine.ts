@@ -36,7 +36,12 @@ import {
   ProblemError,
   type WrittenObject,
 } from "@kots-backup/core";
-import { isInstanceBackup, requestedAtOf, listBackups as summarizeBackups } from "@kots-backup/core/backups";
+import {
+  BackupType,
+  isInstanceBackup,
+  requestedAtOf,
+  listBackups as summarizeBackups,
+} from "@kots-backup/core/backups";
 import {
   type MirrorEntry,
   type MirrorIndex,
@@ -59,6 +64,7 @@ import {
   veleroBackupPrefix,
 } from "@kots-backup/core/export-layout";
 import { EXPIRABLE_TAG, planRetention, type RetainedExport } from "@kots-backup/core/retention";
+import { newestToExport } from "@kots-backup/core/usecases/reconcile";
 import { BackupAnnotation, phaseOf, type VeleroBackup, VeleroPhase } from "@kots-backup/core/velero";
 import {
   type DownloadSource,
@@ -75,9 +81,12 @@ import { contentCheckFor, type Expected, metered, statedOrHashed, verifyStored }
 export type ExportScopeChoice = "auto" | "full" | "manifests";
 
 export interface ExportRequest {
-  /** The Velero Backup's name; or `latest: true` for the newest Completed backup. */
+  /** The Velero Backup's name; or `latest: true` for the newest Completed backup of `type` (and `app`). */
   backup?: string;
   latest?: boolean;
+  /** With `latest`: full (default) or partial; a partial one names its app (core's latestKindOf). */
+  type?: BackupType;
+  app?: string;
   scope?: ExportScopeChoice;
   includePartiallyFailed?: boolean;
   /** Newest verified exports never tagged expirable (default 3). */
@@ -258,10 +267,13 @@ async function emit(deps: ExportDeps, event: KotsBackupEvent): Promise<void> {
   }
 }
 
-/** The Backup to export: by name, or the newest Completed one (`--latest`); only exportable phases. */
+/**
+ * The Backup to export: by name, or with `--latest` the newest Completed one of the kind asked (full by
+ * default: core's newestToExport, as reconcile chooses); only exportable phases.
+ */
 export async function resolveBackup(
   request: ExportRequest,
-  deps: Pick<ExportDeps, "cluster" | "log">,
+  deps: Pick<ExportDeps, "cluster" | "log" | "now">,
 ): Promise<VeleroBackup> {
   let name = request.backup;
   if (request.latest) {
@@ -271,34 +283,30 @@ export async function resolveBackup(
         fix: "drop one of them",
       });
     }
+    const kind = { type: request.type ?? BackupType.full, ...(request.app ? { app: request.app } : {}) };
     const raw = await deps.cluster.listBackups();
     let apps: Awaited<ReturnType<KotsCluster["listApps"]>> | undefined;
-    try {
-      apps = await deps.cluster.listApps();
-    } catch (error) {
-      deps.log?.(
-        "warn",
-        "kotsadm's app list is unavailable: app (partial) backups are not considered for --latest",
-        {
+    if (kind.type === BackupType.partial) {
+      try {
+        apps = await deps.cluster.listApps();
+      } catch (error) {
+        deps.log?.("warn", "kotsadm's app list is unavailable: app (partial) backups cannot be recognised", {
           reason: (error as Error).message,
-        },
-      );
+        });
+      }
     }
     const names = new Set(raw.map((b) => b.metadata.name));
     const summaries = summarizeBackups(raw, {
       kotsadmNamespace: deps.cluster.kotsadmNamespace,
       ...(apps ? { apps } : {}),
     });
-    const newest = summaries.find((s) => s.phase === VeleroPhase.Completed && names.has(s.name));
+    const newest = newestToExport(summaries, kind, names, false, deps.now?.() ?? new Date());
     if (!newest) {
-      throw new InputError(
-        "no-completed-backup",
-        `--latest: there is no Completed KOTS backup in the cluster`,
-        {
-          field: "--latest",
-          fix: "take one with `kots-backup backup`, or name a backup (kots-backup ls)",
-        },
-      );
+      const what = kind.type === BackupType.full ? "full KOTS backup" : `KOTS backup of app ${kind.app}`;
+      throw new InputError("no-completed-backup", `--latest: there is no Completed ${what} in the cluster`, {
+        field: "--latest",
+        fix: "take one with `kots-backup backup`, or name a backup (kots-backup ls)",
+      });
     }
     name = newest.name;
   }

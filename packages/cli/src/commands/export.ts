@@ -1,4 +1,5 @@
-// `kots-backup export <backup>|--latest [--scope auto|full|manifests] [--include-partially-failed]`
+// `kots-backup export <backup>|--latest [--schedule <name> | --type full|partial [--app <slug>]]
+//   [--scope auto|full|manifests] [--include-partially-failed]`
 // (contract §2, §6): copy a finished backup to the export destination, verify it, write its manifest.
 // Exit 0 verified (or already exported), 1 it did not verify, 2 bad input, 3 something unreachable.
 import { clusterExportDeps } from "@kots-backup/adapters/export/deps";
@@ -13,7 +14,7 @@ import { destinationStore } from "@kots-backup/adapters/export/stores";
 import { ExitCode, InputError, isKotsBackupError, type KotsBackupEvent } from "@kots-backup/core";
 import type { Config } from "@kots-backup/core/config";
 import { parseConfig } from "@kots-backup/core/config";
-import { exportRequestFor } from "@kots-backup/core/usecases/reconcile";
+import { exportRequestFor, latestKindOf } from "@kots-backup/core/usecases/reconcile";
 import cliProgress from "cli-progress";
 import { openCluster } from "../context.ts";
 import { escapeControl, type Output } from "../output.ts";
@@ -116,6 +117,11 @@ export function logEvent(out: Output): (event: KotsBackupEvent) => void {
 
 export interface ExportFlags {
   latest?: boolean;
+  /** With --latest: the newest backup of this schedule's kind (type and app). */
+  schedule?: string;
+  /** With --latest: full (default) or partial (with --app). */
+  type?: string;
+  app?: string;
   scope?: ExportScopeChoice;
   includePartiallyFailed?: boolean;
 }
@@ -138,10 +144,15 @@ export const exportCommand: CommandAction<[string | undefined, ExportFlags]> = a
   const config: Config = loaded ?? parseConfig({});
   const bar = progressBar(out);
   try {
+    // Before anything is read: which kind --latest takes (full by default; --schedule's, or --type/--app).
+    const { schedule, type: _type, app: _app, ...choice } = flags;
+    const kind = latestKindOf(config.schedules, flags);
     const destination = await destinationStore(config.export);
     const request = exportRequestFor(config.export, {
       ...(backupName !== undefined ? { backup: backupName } : {}),
-      ...flags,
+      ...choice,
+      ...kind,
+      ...(schedule !== undefined ? { schedule } : {}),
     });
     const deps = await clusterExportDeps({
       config: config.export,

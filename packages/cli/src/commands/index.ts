@@ -101,7 +101,15 @@ registerCommand((program, run) => {
         "no volume data). Exit 1 when the export did not verify.",
     )
     .argument("[backup]", "the backup's name (kots-backup ls)")
-    .option("--latest", "export the newest Completed backup")
+    .option("--latest", "export the newest Completed backup of the kind chosen below (default: full)")
+    .option("--schedule <name>", "with --latest: the newest backup of this schedule's type and app")
+    .addOption(
+      new Option(
+        "--type <type>",
+        "with --latest: full (instance, the default) or partial (with --app)",
+      ).choices(["full", "partial"]),
+    )
+    .option("--app <slug>", "with --latest --type partial: the app whose newest backup to export")
     .addOption(new Option("--scope <scope>", "what to copy").choices(["auto", "full", "manifests"]))
     .option(
       "--include-partially-failed",

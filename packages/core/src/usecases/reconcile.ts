@@ -6,9 +6,9 @@
 //   whoever started it (kots-backup, kotsadm's own scheduler, the admin console), when it has no
 //   manifest yet. Only the newest: it is what `verify`'s export check looks at, and an older backup of
 //   the same schedule is superseded as a restore point.
-import { type BackupSummary, compareNewestFirst, isFutureDated } from "../backups.ts";
+import { type BackupSummary, BackupType, compareNewestFirst, isFutureDated } from "../backups.ts";
 import type { ExportConfig, ScheduleConfig } from "../config.ts";
-import { ExitCode, isKotsBackupError } from "../errors.ts";
+import { ExitCode, InputError, isKotsBackupError } from "../errors.ts";
 import { manifestKey } from "../export-layout.ts";
 import { matchesSchedule } from "../freshness.ts";
 import type { ObjectStore } from "../ports.ts";
@@ -34,6 +34,9 @@ export function scheduledRun(schedule: ScheduleConfig, slot: string): RunBackupI
 export interface ExportOrder {
   backup?: string;
   latest?: boolean;
+  /** With `latest`: the kind of backup to take the newest of (default full). */
+  type?: BackupType;
+  app?: string;
   scope: ExportScopeChoice;
   includePartiallyFailed: boolean;
   keepLast: number;
@@ -45,6 +48,9 @@ export interface ExportOrder {
 export interface ExportChoice {
   backup?: string;
   latest?: boolean;
+  /** With `latest`: the kind of backup (latestKindOf). */
+  type?: BackupType;
+  app?: string;
   scope?: ExportScopeChoice;
   includePartiallyFailed?: boolean;
   schedule?: string;
@@ -54,6 +60,8 @@ export function exportRequestFor(config: ExportConfig, choice: ExportChoice = {}
   return {
     ...(choice.backup !== undefined ? { backup: choice.backup } : {}),
     ...(choice.latest ? { latest: true } : {}),
+    ...(choice.latest && choice.type ? { type: choice.type } : {}),
+    ...(choice.latest && choice.app !== undefined ? { app: choice.app } : {}),
     scope: choice.scope ?? config.scope,
     includePartiallyFailed: choice.includePartiallyFailed ?? config.includePartiallyFailed,
     keepLast: config.keepLast,
@@ -87,12 +95,37 @@ export function choiceOf(job: ExportJob): ExportChoice {
   };
 }
 
+/** A kind of backup: full (instance), or partial of one app. */
+export interface BackupKind {
+  type: BackupType;
+  app?: string;
+}
+
 /**
- * Per exported, active schedule: its newest backup in an exportable phase (no I/O). `names` are the
- * Velero Backups that exist: the engine exports one Backup, not an improved-DR pair's rolled-up entry.
- * A backup the cluster dates beyond now + the clock-skew allowance is never "newest": it would stand
- * in front of every real backup for ever (verify reports it as `clock-skew`).
+ * The newest backup of `kind` to export (no I/O): in an exportable phase, one of `names` (the Velero
+ * Backups that exist: the engine exports one Backup, not an improved-DR pair's rolled-up entry). A
+ * backup the cluster dates beyond now + the clock-skew allowance is never "newest": it would stand in
+ * front of every real backup for ever (verify reports it as `clock-skew`).
  */
+export function newestToExport(
+  backups: readonly BackupSummary[],
+  kind: BackupKind,
+  names: ReadonlySet<string>,
+  includePartiallyFailed: boolean,
+  now: Date,
+): BackupSummary | undefined {
+  return backups
+    .filter(
+      (b) =>
+        matchesSchedule(b, kind) &&
+        exportable(b.phase, includePartiallyFailed) &&
+        names.has(b.name) &&
+        !isFutureDated(b, now),
+    )
+    .sort(compareNewestFirst)[0];
+}
+
+/** Per exported, active schedule: its newest backup to export (newestToExport). */
 export function exportCandidates(
   schedules: readonly ScheduleConfig[],
   backups: readonly BackupSummary[],
@@ -100,16 +133,105 @@ export function exportCandidates(
   includePartiallyFailed: boolean,
   now: Date,
 ): Array<{ backup: string; schedule: string }> {
-  const newestFirst = backups.filter((b) => !isFutureDated(b, now)).sort(compareNewestFirst);
   const out: Array<{ backup: string; schedule: string }> = [];
   for (const schedule of schedules) {
     if (!schedule.export || schedule.paused) continue;
-    const newest = newestFirst.find(
-      (b) => matchesSchedule(b, schedule) && exportable(b.phase, includePartiallyFailed) && names.has(b.name),
-    );
+    const newest = newestToExport(backups, schedule, names, includePartiallyFailed, now);
     if (newest) out.push({ backup: newest.name, schedule: schedule.name });
   }
   return out;
+}
+
+/** How the caller's input names the kind's fields (CLI flags by default). */
+export interface KindFields {
+  latest: string;
+  schedule: string;
+  type: string;
+  app: string;
+}
+
+const CLI_KIND_FIELDS: KindFields = {
+  latest: "--latest",
+  schedule: "--schedule",
+  type: "--type",
+  app: "--app",
+};
+
+/** What a caller may say about `latest`'s kind (CLI flags, event keys). */
+export interface LatestChoice {
+  latest?: boolean;
+  schedule?: string;
+  type?: string;
+  app?: string;
+}
+
+const usage = (field: string, message: string, fix: string) =>
+  new InputError("usage", `${field}: ${message}`, { field, fix });
+
+/**
+ * Refuses a combination that cannot be meant (no config needed): the kind's fields only with `latest`;
+ * a schedule or a type, not both; an app exactly with a partial type. Throws InputError naming the field.
+ */
+export function checkLatestChoice(choice: LatestChoice, fields: KindFields = CLI_KIND_FIELDS): void {
+  if (!choice.latest) {
+    const given = (["schedule", "type", "app"] as const).find((k) => choice[k] !== undefined);
+    if (given)
+      throw usage(
+        fields[given],
+        `only chooses the backup of ${fields.latest}`,
+        `pass ${fields.latest}, or drop it`,
+      );
+    return;
+  }
+  if (choice.schedule !== undefined) {
+    const other = choice.type !== undefined ? fields.type : choice.app !== undefined ? fields.app : undefined;
+    if (other)
+      throw usage(
+        other,
+        `give ${fields.schedule} or ${other}, not both`,
+        `drop ${other}: the schedule says it`,
+      );
+    return;
+  }
+  const type = choice.type ?? BackupType.full;
+  if (type !== BackupType.full && type !== BackupType.partial)
+    throw usage(fields.type, `must be full or partial, not "${type}"`, "use full or partial");
+  if (type === BackupType.partial && choice.app === undefined)
+    throw usage(fields.app, "is required with partial", "name the app's slug (kubectl kots get apps)");
+  if (type === BackupType.full && choice.app !== undefined)
+    throw usage(
+      fields.app,
+      "only with partial (a full backup holds every app)",
+      `add ${fields.type} partial`,
+    );
+}
+
+/**
+ * The kind `latest` picks from: the named schedule's (type and app), else the type (and app) asked,
+ * else full backups only, so that an app backup never stands in for the instance one. Undefined
+ * without `latest`. Throws InputError naming the field (checkLatestChoice, or an unknown schedule).
+ */
+export function latestKindOf(
+  schedules: readonly Pick<ScheduleConfig, "name" | "type" | "app">[],
+  choice: LatestChoice,
+  fields: KindFields = CLI_KIND_FIELDS,
+): BackupKind | undefined {
+  checkLatestChoice(choice, fields);
+  if (!choice.latest) return undefined;
+  if (choice.schedule !== undefined) {
+    const schedule = schedules.find((s) => s.name === choice.schedule);
+    if (!schedule) {
+      const known = schedules.map((s) => s.name);
+      throw usage(
+        fields.schedule,
+        `no schedule named "${choice.schedule}" in the config`,
+        known.length > 0 ? `use one of: ${known.join(", ")}` : "add the schedule to the config first",
+      );
+    }
+    return { type: schedule.type, ...(schedule.app !== undefined ? { app: schedule.app } : {}) };
+  }
+  const type = (choice.type ?? BackupType.full) as BackupType;
+  return type === BackupType.partial && choice.app !== undefined ? { type, app: choice.app } : { type };
 }
 
 /** The exports waiting to run, in order: requests first, then scheduled backups with no manifest yet. */
