@@ -1,4 +1,5 @@
 import { DetailType } from "@kots-backup/core";
+import { nextStep } from "@kots-backup/core/runbook";
 import { describe, expect, it } from "vitest";
 import {
   CheckReason,
@@ -27,14 +28,14 @@ describe("describeEvent", () => {
     ]);
     expect(t.nextSteps).toEqual([
       `missed: ${RUNBOOK.missed}`,
-      `export-missing: ${RUNBOOK["export-missing"]}`,
+      `export-missing: ${nextStep("export-missing", { schedule: "nightly" })}`,
     ]);
   });
 
   it("has a runbook line for every reason of the contract", () => {
     for (const reason of Object.values(CheckReason)) {
       const t = describeEvent(event(DetailType.checkDown, { reasons: [reason] }));
-      expect(t.nextSteps).toEqual([`${reason}: ${RUNBOOK[reason]}`]);
+      expect(t.nextSteps).toEqual([`${reason}: ${nextStep(reason, { schedule: "nightly" })}`]);
       expect(t.facts).toContain("Last good backup: none recorded");
     }
   });

@@ -19,30 +19,28 @@ async function scenario() {
   h.cluster.addFull("instance-d5", at(day(5)));
   const now = at("2026-03-05T06:00:00Z");
   const facts = await gatherFacts(h.deps(now), now, { readAllManifests: true });
-  const { report } = evaluateFacts(
-    facts,
-    [nightly],
-    new Map([
-      [
-        "nightly",
-        {
-          state: "up" as const,
-          since: "2026-02-28T00:00:00Z",
-          reasons: [],
-          firstSeenAt: "2026-02-28T00:00:00Z",
-        },
-      ],
-    ]),
-  );
-  return { facts, report };
+  const records = new Map([
+    [
+      "nightly",
+      {
+        state: "up" as const,
+        since: "2026-02-28T00:00:00Z",
+        reasons: [],
+        firstSeenAt: "2026-02-28T00:00:00Z",
+      },
+    ],
+  ]);
+  const { report } = evaluateFacts(facts, [nightly], records);
+  return { facts, report, records };
 }
 
 describe("status page", () => {
   it("models expected slots (missed ones marked), backups by outcome, exports and the last good restore point", async () => {
-    const { facts, report } = await scenario();
+    const { facts, report, records } = await scenario();
     const model = statusPageModel(facts, [nightly], report.checks, {
       windowMs: 5 * 86_400_000,
       destination: "memory://dest",
+      records,
     });
     const s = model.schedules[0]!;
     expect(s.slots.map((x) => [new Date(x.at).toISOString().slice(0, 10), x.status])).toEqual([
@@ -67,6 +65,7 @@ describe("status page", () => {
       backup: "instance-d2",
       completedAt: "2026-03-02T02:10:00Z",
       exportedAt: "2026-03-02T02:30:00Z",
+      restoreCommand: "kubectl kots restore --from-backup instance-d2",
     });
     expect(s.check.state).toBe("down");
     expect(s.check.reasons).toEqual(["export-missing"]);

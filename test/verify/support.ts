@@ -73,10 +73,13 @@ export class FakeCluster
 
 export function manifestFor(backup: VeleroBackup, exportedAt: Date, bytes = 1234): ExportManifest {
   const completed = backup.status?.completionTimestamp;
+  const partial = backup.metadata.annotations?.["kots.io/app-id"] !== undefined;
   return {
     formatVersion: 1,
     backup: backup.metadata.name,
-    type: backup.metadata.annotations?.["kots.io/app-id"] ? "partial" : "full",
+    type: partial ? "partial" : "full",
+    // As the engine writes it: the app's slug (this harness has one app).
+    ...(partial ? { app: APP.slug } : {}),
     scope: "manifests",
     volumeData: "absent",
     source: { cluster: CLUSTER },

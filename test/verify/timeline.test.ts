@@ -120,9 +120,9 @@ function plan(): Planned[] {
 
 /** Expected incidents: [schedule, down at, recovered at]. */
 const INCIDENTS: [string, string, string][] = [
-  ["nightly", "2026-10-14T01:00:00Z", "2026-10-14T09:00:00Z"], // missed 02:00 CEST slot + 1 h grace; manual backup
+  ["nightly", "2026-10-14T01:00:00Z", "2026-10-14T09:25:00Z"], // missed 02:00 CEST slot + 1 h grace; manual backup, once exported
   ["hourly", "2026-10-17T10:02:00Z", "2026-10-17T11:00:00Z"], // failed; next hourly backup requested
-  ["nightly", "2026-10-20T04:00:00Z", "2026-10-20T06:00:00Z"], // stuck past 4 h; completed
+  ["nightly", "2026-10-20T04:00:00Z", "2026-10-20T06:15:00Z"], // stuck past 4 h; completed, then exported
   ["hourly", "2026-10-23T08:01:00Z", "2026-10-23T12:00:00Z"], // FailedValidation (BSL), then BSL back
   ["nightly", "2026-10-23T09:00:00Z", "2026-10-23T12:00:00Z"], // bsl-unavailable after 1 h grace
   ["nightly", "2026-10-27T03:10:00Z", "2026-10-27T10:00:00Z"], // export missing 2 h after completion; re-exported

@@ -41,6 +41,12 @@ describe("verify", () => {
           lastAttemptAt: "2026-03-02T02:00:05Z",
           expectedBy: "2026-03-03T03:00:00Z",
           lastExportAt: "2026-03-02T02:20:00Z",
+          restorePoint: {
+            backup: "instance-aaaaa",
+            completedAt: "2026-03-02T02:10:05Z",
+            exportedAt: "2026-03-02T02:20:00Z",
+            restoreCommand: "kubectl kots restore --from-backup instance-aaaaa",
+          },
         },
       ],
     });

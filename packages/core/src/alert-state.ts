@@ -12,6 +12,7 @@
 
 import { DetailType, dedupKey, type KotsBackupEvent } from "./events.ts";
 import { CheckReason, type CheckResult, CheckState } from "./freshness.ts";
+import { nextStep, shellArg } from "./runbook.ts";
 import type { AlertRecord } from "./state.ts";
 
 export interface AlertTransitionInput {
@@ -40,78 +41,52 @@ export interface AlertTransition {
   suppressed: boolean;
 }
 
-const REASON_TEXT: Record<CheckReason, { what: string; next: string }> = {
-  [CheckReason.missed]: {
-    what: "no backup was requested for a scheduled slot",
-    next: "check that the schedule runs (kots-backup daemon, or the EventBridge schedule and its function's logs), then take one now with `kots-backup backup`",
-  },
-  [CheckReason.failed]: {
-    what: "the last backup failed",
-    next: "read its errors with `kubectl kots get backups` and `velero backup logs <name>`, fix the cause and run `kots-backup backup`",
-  },
-  [CheckReason.stuck]: {
-    what: "a backup has been running or queued longer than maxDuration",
-    next: "check the Velero and node-agent pods; a stuck backup holds every later one in the queue",
-  },
-  [CheckReason.exportMissing]: {
-    what: "the last good backup was not exported in time",
-    next: "run `kots-backup export --latest` and check the destination with `kots-backup doctor`",
-  },
-  [CheckReason.exportInvalid]: {
-    what: "the export of the last good backup did not verify",
-    next: "run `kots-backup export <backup>` again and check the destination with `kots-backup doctor`",
-  },
-  [CheckReason.neverSucceeded]: {
-    what: "no backup of this kind has ever succeeded",
-    next: "run `kots-backup backup` and `kots-backup doctor`",
-  },
-  [CheckReason.bslUnavailable]: {
-    what: "Velero's backup storage location is Unavailable",
-    next: "check it with `velero backup-location get` and the Velero pod's logs",
-  },
-  [CheckReason.clusterUnreachable]: {
-    what: "the cluster cannot be reached, so backups cannot be checked",
-    next: "run `kots-backup doctor` to see which connection step fails",
-  },
-  [CheckReason.clockSkew]: {
-    what: "a backup is dated in the future (the cluster's clock, or an edited annotation), so it counts for nothing",
-    next: "compare the dates in `kots-backup ls` with the cluster nodes' clocks (NTP); once the clocks agree, delete the misdated backup (`velero backup delete <name>`) or wait for its date",
-  },
+const REASON_TEXT: Record<CheckReason, string> = {
+  [CheckReason.missed]: "no backup was requested for a scheduled slot",
+  [CheckReason.failed]: "the last backup failed",
+  [CheckReason.stuck]: "a backup has been running or queued longer than maxDuration",
+  [CheckReason.exportMissing]: "the last good backup was not exported in time",
+  [CheckReason.exportInvalid]: "the export of the last good backup did not verify",
+  [CheckReason.neverSucceeded]: "no backup of this kind has ever succeeded",
+  [CheckReason.bslUnavailable]: "Velero's backup storage location is Unavailable",
+  [CheckReason.clusterUnreachable]: "the cluster cannot be reached, so backups cannot be checked",
+  [CheckReason.clockSkew]:
+    "a backup is dated in the future (the cluster's clock, or an edited annotation), so it counts for nothing",
   // External recovery points speak through their own words (external.ts).
-  [CheckReason.unreachable]: {
-    what: "the source of a recovery point cannot be read",
-    next: "run `kots-backup doctor`",
-  },
-  [CheckReason.unencrypted]: {
-    what: "the newest recovery point is not encrypted",
-    next: "restore it into an encrypted resource",
-  },
-  [CheckReason.unprotected]: {
-    what: "the data is not protected",
-    next: "turn versioning and replication on",
-  },
+  [CheckReason.unreachable]: "the source of a recovery point cannot be read",
+  [CheckReason.unencrypted]: "the newest recovery point is not encrypted",
+  [CheckReason.unprotected]: "the data is not protected",
 };
 
 function isActive(silencedUntil: string | undefined, now: Date): boolean {
   return silencedUntil !== undefined && Date.parse(silencedUntil) > now.getTime();
 }
 
-/** What is wrong, since when, the last good backup and export, and the next step. */
+/** `instance-abc12 at 2026-…Z`, the time alone, or `none`; the name shell-quoted unless a Kubernetes name. */
+function lastGood(check: CheckResult): string {
+  const at = check.lastSuccessAt;
+  if (check.lastSuccessBackup === undefined) return at ?? "none";
+  return `${shellArg(check.lastSuccessBackup)}${at ? ` at ${at}` : ""}`;
+}
+
+/** What is wrong, since when, the last good backup and export, and the next step with the names in it. */
 export function downMessage(cluster: string, check: CheckResult, since: string): string {
   const reasons = check.reasons.length > 0 ? check.reasons : [CheckReason.missed];
-  const what = reasons.map((r) => REASON_TEXT[r].what).join("; ");
+  const what = reasons.map((r) => REASON_TEXT[r]).join("; ");
   const first = reasons.find((r) => r !== CheckReason.neverSucceeded) ?? reasons[0] ?? CheckReason.missed;
+  const backup = check.backups?.[first];
+  const step = nextStep(first, { schedule: check.name, ...(backup !== undefined ? { backup } : {}) });
   return (
     `Backups of schedule ${check.name} on cluster ${cluster} are down since ${since}: ${what}. ` +
-    `Last good backup: ${check.lastSuccessAt ?? "none"}; last export: ${check.lastExportAt ?? "none"}. ` +
-    `Next: ${REASON_TEXT[first].next}.`
+    `Last good backup: ${lastGood(check)}; last export: ${check.lastExportAt ?? "none"}.` +
+    (step ? ` Next: ${step}` : "")
   );
 }
 
 export function upMessage(cluster: string, check: CheckResult, downSince: string): string {
   return (
     `Backups of schedule ${check.name} on cluster ${cluster} are ${check.state === CheckState.paused ? "paused" : "up"} again ` +
-    `(down since ${downSince}). Last good backup: ${check.lastSuccessAt ?? "none"}; last export: ${check.lastExportAt ?? "none"}.`
+    `(down since ${downSince}). Last good backup: ${lastGood(check)}; last export: ${check.lastExportAt ?? "none"}.`
   );
 }
 
@@ -137,10 +112,24 @@ function event(
       state: check.state,
       ...extra,
       ...(check.lastSuccessAt ? { lastSuccessAt: check.lastSuccessAt } : {}),
+      ...(check.lastSuccessBackup ? { lastBackup: check.lastSuccessBackup } : {}),
       ...(check.lastExportAt ? { lastExportAt: check.lastExportAt } : {}),
       ...(check.expectedBy ? { expectedBy: check.expectedBy } : {}),
+      // The backups the reasons are about: `backup` for the first, `backups` per reason.
+      ...(detailType === DetailType.checkDown ? namedBackups(check) : {}),
+      ...(check.restorePoint ? { restorePoint: check.restorePoint } : {}),
     },
   };
+}
+
+function namedBackups(check: CheckResult): {
+  backup?: string;
+  backups?: Partial<Record<CheckReason, string>>;
+} {
+  const backups = check.backups;
+  if (!backups) return {};
+  const backup = check.reasons.map((r) => backups[r]).find((b) => b !== undefined);
+  return { ...(backup !== undefined ? { backup } : {}), backups };
 }
 
 /** The next persisted state of one check and the events to emit (at most one). */

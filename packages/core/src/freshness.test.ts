@@ -328,7 +328,14 @@ describe("paused schedules and the environment", () => {
       state: "paused",
       reasons: [],
       lastSuccessAt: "2026-06-01T02:40:00Z",
+      lastSuccessBackup: "instance-a",
       lastAttemptAt: "2026-06-01T02:30:05Z",
+      // On the cluster's BSL only (no export): still the newest backup to restore from.
+      restorePoint: {
+        backup: "instance-a",
+        completedAt: "2026-06-01T02:40:00Z",
+        restoreCommand: "kubectl kots restore --from-backup instance-a",
+      },
     });
   });
 

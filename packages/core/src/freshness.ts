@@ -18,10 +18,21 @@
 // - state: `paused` if paused; else `down` if any reason is active; else `grace` if the expected slot
 //   has passed (a backup is due, within grace) or a cluster/BSL problem is within its grace; else `new`
 //   if no attempt exists and no slot has come since first seen; else `up`.
+// - recovery: an incident about backups (missed, failed, stuck) ends only with a matching backup
+//   Completed since the incident began, and, when the schedule exports, its verified export. Until then
+//   the check stays down with those reasons, whatever else runs (a replacement still InProgress is no
+//   recovery); while the cluster is unreachable only such a backup's verified export can show it.
+// - exports and the restore point: the destination is the record of what can be restored. An export
+//   counts for a schedule when the cluster lists its backup as a matching one, or, for a backup the
+//   cluster does not list (gone, or the cluster unreachable), when its manifest says the same kind.
+//   The restore point is the newest Completed backup with a verified export, else the newest Completed
+//   backup on the cluster (not exported); never a backup dated in the future (by the cluster or by the
+//   times its manifest recorded).
 import { type BackupSummary, BackupType, isFutureDated } from "./backups.ts";
+import { restoreCommand } from "./runbook.ts";
 import { nextSlotAfter } from "./schedule.ts";
 import type { SlotClaim } from "./state.ts";
-import { isTerminalPhase, KotsStatus } from "./velero.ts";
+import { isTerminalPhase, KotsStatus, VeleroPhase } from "./velero.ts";
 
 export const CheckState = {
   /** No slot has come since the schedule was first seen, and no backup exists yet. */
@@ -89,6 +100,32 @@ export interface ExportRecord {
   exportedAt: string;
   /** False when a later verification found objects missing or changed. */
   verified: boolean;
+  /** From a manifest read in full: the backup's kind, phase and times as the cluster gave them. */
+  type?: BackupType;
+  app?: string;
+  phase?: string;
+  requestedAt?: string;
+  startedAt?: string;
+  completedAt?: string;
+}
+
+/** The newest backup a person can restore from, and how. */
+export interface RestorePoint {
+  /** The backup's name: what `kubectl kots restore --from-backup` takes. */
+  backup: string;
+  /** RFC 3339 UTC, when known. */
+  completedAt?: string;
+  /** When its export verified; absent when the backup is on the cluster's BSL only. */
+  exportedAt?: string;
+  /** The restore command, for a full (instance) backup; an app backup is restored from the admin console. */
+  restoreCommand?: string;
+}
+
+/** An open incident of one check, as its alert record keeps it. */
+export interface OpenIncident {
+  /** RFC 3339 UTC: when the check went down. */
+  since: string;
+  reasons: readonly string[];
 }
 
 export interface FreshnessInput {
@@ -105,6 +142,8 @@ export interface FreshnessInput {
   clusterReachable: boolean;
   /** When the cluster was first found unreachable in this episode; default `now`. */
   clusterUnreachableSince?: Date;
+  /** Per schedule, the incident still open in its alert record (recovery, above). */
+  incidents?: Readonly<Record<string, OpenIncident>>;
   now: Date;
 }
 
@@ -119,6 +158,11 @@ export interface CheckResult {
   /** RFC 3339 UTC: the next backup must be requested by then, else the check goes down. */
   expectedBy?: string;
   lastExportAt?: string;
+  restorePoint?: RestorePoint;
+  /** Name of the newest Completed backup (`lastSuccessAt`'s). */
+  lastSuccessBackup?: string;
+  /** Per active reason, the backup it is about (the failed, stuck, unexported or misdated one). */
+  backups?: Partial<Record<CheckReason, string>>;
 }
 
 const ms = (text: string | undefined) => (text === undefined ? Number.NaN : Date.parse(text));
@@ -173,6 +217,8 @@ interface Finding {
   reason: CheckReason;
   /** When this finding makes the check down (≤ now: active; > now: pending, the check is in grace). */
   downAt: number;
+  /** The backup it is about, when one is. */
+  backup?: string;
 }
 
 function backupFindings(
@@ -184,22 +230,31 @@ function backupFindings(
   const { attempts } = history;
   const findings: Finding[] = [];
   // First: it likely explains the rest (whatever orders backups by date takes it for the newest).
-  if (history.futureDated.length > 0) findings.push({ reason: CheckReason.clockSkew, downAt: now });
+  const skewed = history.futureDated[0];
+  if (skewed) findings.push({ reason: CheckReason.clockSkew, downAt: now, backup: skewed.name });
   const newest = attempts[0];
   if (downAfter !== undefined && now >= downAfter)
     findings.push({ reason: CheckReason.missed, downAt: downAfter });
   if (newest && newest.status === KotsStatus.Failed && isTerminalPhase(newest.phase)) {
     const at = ms(newest.completedAt);
-    findings.push({ reason: CheckReason.failed, downAt: Number.isNaN(at) ? attemptTime(newest) : at });
+    findings.push({
+      reason: CheckReason.failed,
+      downAt: Number.isNaN(at) ? attemptTime(newest) : at,
+      backup: newest.name,
+    });
   }
-  const stuckAt = attempts
+  const stuck = attempts
     .filter((b) => !isTerminalPhase(b.phase))
     .map((b) => {
       const started = ms(b.startedAt);
-      return (Number.isNaN(started) ? attemptTime(b) : started) + schedule.maxDuration;
+      return {
+        backup: b.name,
+        at: (Number.isNaN(started) ? attemptTime(b) : started) + schedule.maxDuration,
+      };
     })
-    .filter((t) => now >= t);
-  if (stuckAt.length > 0) findings.push({ reason: CheckReason.stuck, downAt: Math.min(...stuckAt) });
+    .filter((s) => now >= s.at)
+    .sort((a, b) => a.at - b.at)[0];
+  if (stuck) findings.push({ reason: CheckReason.stuck, downAt: stuck.at, backup: stuck.backup });
   return findings;
 }
 
@@ -212,16 +267,18 @@ function exportFindings(
   if (!schedule.export || !lastSuccess) return [];
   const records = exportsByBackup.get(lastSuccess.name) ?? [];
   if (records.some((e) => e.verified)) return [];
+  const backup = lastSuccess.name;
   if (records.length > 0) {
     return [
       {
         reason: CheckReason.exportInvalid,
         downAt: Math.min(now, ...records.map((e) => ms(e.exportedAt)).filter((t) => !Number.isNaN(t))),
+        backup,
       },
     ];
   }
   const due = ms(lastSuccess.completedAt) + schedule.exportGrace;
-  return Number.isNaN(due) || now < due ? [] : [{ reason: CheckReason.exportMissing, downAt: due }];
+  return Number.isNaN(due) || now < due ? [] : [{ reason: CheckReason.exportMissing, downAt: due, backup }];
 }
 
 function environmentFindings(schedule: CheckSchedule, input: FreshnessInput): Finding[] {
@@ -246,6 +303,14 @@ function newestFirst<T>(items: T[], time: (item: T) => number): T[] {
     .map((entry) => entry.item);
 }
 
+/** A verified export of a restorable (Completed) backup of one kind: a restore point candidate. */
+interface Restorable {
+  backup: string;
+  /** ms; NaN when unknown. */
+  completedAt: number;
+  exportedAt: number;
+}
+
 interface KindHistory {
   /** Attempts of one kind (type, app), newest first. */
   attempts: BackupSummary[];
@@ -253,8 +318,10 @@ interface KindHistory {
   futureDated: BackupSummary[];
   /** Their Completed ones, newest completion first. */
   successes: BackupSummary[];
-  /** The newest verified export of any of these backups (ms), if one exists. */
+  /** The newest verified export of a backup of this kind (ms), if one exists. */
   lastExportMs?: number;
+  /** Verified exports of Completed backups of this kind, newest completion first. */
+  restorable: Restorable[];
 }
 
 /**
@@ -264,6 +331,8 @@ interface KindHistory {
 interface HistoryMemo {
   kinds: Map<string, KindHistory>;
   exportsByBackup?: Map<string, ExportRecord[]>;
+  /** Every backup name the cluster lists, of any kind. */
+  listed?: Set<string>;
 }
 
 function exportsByBackupOf(input: FreshnessInput, memo: HistoryMemo): Map<string, ExportRecord[]> {
@@ -293,19 +362,86 @@ function historyOf(schedule: CheckSchedule, input: FreshnessInput, memo: History
       attempts.filter((b) => b.status === KotsStatus.Completed && !Number.isNaN(ms(b.completedAt))),
       (b) => ms(b.completedAt),
     );
-    const exportsByBackup = exportsByBackupOf(input, memo);
+    memo.listed ??= new Set(input.backups.map((b) => b.name));
+    const listed = memo.listed;
+    const credible = new Map(matching.filter((b) => !skewed.has(b)).map((b) => [b.name, b]));
     let lastExportMs: number | undefined;
-    for (const backup of attempts) {
-      for (const record of exportsByBackup.get(backup.name) ?? []) {
-        const at = ms(record.exportedAt);
-        if (record.verified && !Number.isNaN(at) && (lastExportMs === undefined || at > lastExportMs))
-          lastExportMs = at;
-      }
+    const restorable: Restorable[] = [];
+    for (const record of input.exports ?? []) {
+      const at = ms(record.exportedAt);
+      if (!record.verified || Number.isNaN(at)) continue;
+      // The cluster's word on a backup it lists; the manifest's for one it does not.
+      const onCluster = credible.get(record.backup);
+      const ofKind = listed.has(record.backup)
+        ? onCluster !== undefined
+        : record.type === schedule.type &&
+          (schedule.type === BackupType.full || record.app === schedule.app) &&
+          !isFutureDated(record, input.now);
+      if (!ofKind) continue;
+      if (lastExportMs === undefined || at > lastExportMs) lastExportMs = at;
+      const completed = onCluster
+        ? onCluster.status === KotsStatus.Completed
+        : record.phase === VeleroPhase.Completed;
+      if (completed)
+        restorable.push({
+          backup: record.backup,
+          completedAt: ms(onCluster ? onCluster.completedAt : record.completedAt),
+          exportedAt: at,
+        });
     }
-    history = { attempts, futureDated, successes, ...(lastExportMs === undefined ? {} : { lastExportMs }) };
+    history = {
+      attempts,
+      futureDated,
+      successes,
+      ...(lastExportMs === undefined ? {} : { lastExportMs }),
+      restorable: newestFirst(restorable, (r) =>
+        Number.isNaN(r.completedAt) ? r.exportedAt : r.completedAt,
+      ),
+    };
     memo.kinds.set(kind, history);
   }
   return history;
+}
+
+/** The newest exported Completed backup, else the newest Completed one on the cluster. */
+function restorePointOf(schedule: CheckSchedule, history: KindHistory): RestorePoint | undefined {
+  const exported = history.restorable[0];
+  const onCluster = history.successes[0];
+  const point: RestorePoint | undefined = exported
+    ? {
+        backup: exported.backup,
+        ...(Number.isNaN(exported.completedAt) ? {} : { completedAt: toIso(exported.completedAt) }),
+        exportedAt: toIso(exported.exportedAt),
+      }
+    : onCluster
+      ? { backup: onCluster.name, ...(onCluster.completedAt ? { completedAt: onCluster.completedAt } : {}) }
+      : undefined;
+  if (point && schedule.type === BackupType.full) point.restoreCommand = restoreCommand(point.backup);
+  return point;
+}
+
+/** Reasons about backups: their incident ends only with a Completed (and exported) backup. */
+const BACKUP_REASONS: ReadonlySet<string> = new Set([
+  CheckReason.missed,
+  CheckReason.failed,
+  CheckReason.stuck,
+]);
+
+/** The backup reasons of an open incident that no Completed (and, if required, exported) backup has ended. */
+function unrecovered(
+  schedule: CheckSchedule,
+  incident: OpenIncident | undefined,
+  history: KindHistory,
+  exportsByBackup: ReadonlyMap<string, readonly ExportRecord[]>,
+): CheckReason[] {
+  const held = (incident?.reasons ?? []).filter((r): r is CheckReason => BACKUP_REASONS.has(r));
+  if (!incident || held.length === 0) return [];
+  const since = ms(incident.since);
+  const exported = (name: string) => (exportsByBackup.get(name) ?? []).some((e) => e.verified);
+  const recovered =
+    history.successes.some((b) => ms(b.completedAt) >= since && (!schedule.export || exported(b.name))) ||
+    history.restorable.some((r) => r.completedAt >= since);
+  return recovered ? [] : held;
 }
 
 /** Evaluates one schedule's check. */
@@ -319,9 +455,14 @@ export function evaluateCheck(
   const { attempts, successes, lastExportMs } = history;
   const lastSuccess = successes[0];
   const result: CheckResult = { name: schedule.name, state: CheckState.up, reasons: [] };
-  if (lastSuccess?.completedAt) result.lastSuccessAt = lastSuccess.completedAt;
+  if (lastSuccess?.completedAt) {
+    result.lastSuccessAt = lastSuccess.completedAt;
+    result.lastSuccessBackup = lastSuccess.name;
+  }
   if (attempts[0]) result.lastAttemptAt = toIso(attemptTime(attempts[0]));
   if (lastExportMs !== undefined) result.lastExportAt = toIso(lastExportMs);
+  const restorePoint = restorePointOf(schedule, history);
+  if (restorePoint) result.restorePoint = restorePoint;
   if (schedule.paused) return { ...result, state: CheckState.paused };
 
   const firstSeen = firstSeenOf(schedule, input);
@@ -331,26 +472,36 @@ export function evaluateCheck(
   if (downAfter !== undefined) result.expectedBy = toIso(downAfter);
 
   // Without the cluster the backups are unknown: only the environment finding is reported.
+  const exportsByBackup = exportsByBackupOf(input, memo);
   const findings = [
     ...environmentFindings(schedule, input),
     ...(input.clusterReachable
       ? [
           ...backupFindings(schedule, history, now, downAfter),
-          ...exportFindings(schedule, lastSuccess, exportsByBackupOf(input, memo), now),
+          ...exportFindings(schedule, lastSuccess, exportsByBackup, now),
         ]
       : []),
   ];
+  const backups: Partial<Record<CheckReason, string>> = {};
+  for (const f of findings) if (f.backup !== undefined) backups[f.reason] ??= f.backup;
+  const named = Object.keys(backups).length > 0 ? { backups } : {};
+  const incident = input.incidents?.[schedule.name];
+  const held = unrecovered(schedule, incident, history, exportsByBackup);
   const active = findings.filter((f) => f.downAt <= now);
-  if (active.length > 0) {
+  if (active.length > 0 || held.length > 0) {
     const reasons = findings.map((f) => f.reason);
+    for (const r of held) if (!reasons.includes(r)) reasons.push(r);
     const completedInFuture = history.futureDated.some((b) => b.status === KotsStatus.Completed);
     if (input.clusterReachable && !lastSuccess && !completedInFuture)
       reasons.push(CheckReason.neverSucceeded);
+    const starts = active.map((f) => f.downAt);
+    if (held.length > 0 && incident) starts.push(ms(incident.since));
     return {
       ...result,
+      ...named,
       state: CheckState.down,
       reasons,
-      since: toIso(Math.min(...active.map((f) => f.downAt))),
+      since: toIso(Math.min(...starts)),
     };
   }
   if (findings.length > 0) {
@@ -360,6 +511,7 @@ export function evaluateCheck(
         : input.bslUnavailableSince;
     return {
       ...result,
+      ...named,
       state: CheckState.grace,
       reasons: findings.map((f) => f.reason),
       since: toIso(since?.getTime() ?? now),

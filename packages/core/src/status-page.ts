@@ -2,10 +2,23 @@
 // and SVG, no scripts, fonts or images from elsewhere) with, per schedule, its current state and a
 // timeline of expected slots vs backups (by outcome) vs exports, and the last good restore point.
 // Pure: the model is built from verify's facts and `now`; rendering is a function of the model.
-import type { BackupSummary } from "./backups.ts";
-import { type CheckSchedule, matchesSchedule, SLOT_TOLERANCE_MS } from "./freshness.ts";
+//
+// The banner and the timeline never disagree: slots are judged as verify judges them (the same
+// attempts, none dated in the future; nothing expected before the schedule was first seen, which the
+// page draws as "not monitored"; nothing known while the cluster cannot be read). A missed slot that no
+// later backup followed is a check that is down, so the banner says so; missed or late slots that later
+// backups did follow keep the banner from saying "healthy" without naming them.
+import { type BackupSummary, isFutureDated } from "./backups.ts";
+import {
+  attemptTime,
+  type CheckSchedule,
+  matchesSchedule,
+  type RestorePoint,
+  SLOT_TOLERANCE_MS,
+} from "./freshness.ts";
 import { slotsBetween } from "./schedule.ts";
-import type { VerifyCheck, VerifyFacts } from "./usecases/verify.ts";
+import { environmentOf, type VerifyCheck, type VerifyFacts } from "./usecases/verify.ts";
+import type { CheckRecord } from "./usecases/verify-state.ts";
 import { isTerminalPhase, KotsStatus } from "./velero.ts";
 
 export type BackupOutcome = "completed" | "partially-failed" | "failed" | "in-progress" | "stuck";
@@ -32,16 +45,11 @@ export interface TimelineSlot {
   at: number;
   /**
    * `covered`: an attempt came by the end of grace; `late`: one came after grace, before the next slot
-   * (the check was down meanwhile); `missed`: none came; `due`: within grace now.
+   * (the check was down meanwhile); `missed`: none came; `due`: within grace now; `not-monitored`: at
+   * or before the schedule was first seen (verify expects nothing then); `unknown`: the cluster's
+   * backups cannot be read now.
    */
-  status: "covered" | "late" | "missed" | "due";
-}
-
-export interface RestorePoint {
-  backup: string;
-  completedAt: string;
-  /** When its export verified; absent when the backup exists on the cluster's BSL only. */
-  exportedAt?: string;
+  status: "covered" | "late" | "missed" | "due" | "not-monitored" | "unknown";
 }
 
 export interface StatusScheduleModel {
@@ -59,6 +67,8 @@ export interface StatusScheduleModel {
   exports: TimelineExport[];
   restorePoint?: RestorePoint;
   nextSlot?: number;
+  /** ms since epoch: when verify first saw the schedule; slots until then are not monitored. */
+  monitoredSince: number;
 }
 
 export interface StatusPageModel {
@@ -86,12 +96,20 @@ function outcomeOf(b: BackupSummary, schedule: CheckSchedule, now: number): Back
   return "in-progress";
 }
 
-/** The page's model from verify's facts and checks; `windowMs` back from now (default 7 days). */
+export interface StatusPageOptions {
+  /** How far back the timeline goes (default 7 days). */
+  windowMs?: number;
+  destination?: string;
+  /** The checks' persisted records: when each schedule was first seen. */
+  records?: ReadonlyMap<string, CheckRecord | undefined>;
+}
+
+/** The page's model from verify's facts and checks. */
 export function statusPageModel(
   facts: VerifyFacts,
   schedules: readonly CheckSchedule[],
   checks: readonly VerifyCheck[],
-  options: { windowMs?: number; destination?: string } = {},
+  options: StatusPageOptions = {},
 ): StatusPageModel {
   const now = facts.now.getTime();
   const from = now - (options.windowMs ?? 7 * 86_400_000);
@@ -128,9 +146,14 @@ export function statusPageModel(
       }))
       .filter((e) => !Number.isNaN(e.at) && e.at >= from)
       .sort((a, b) => a.at - b.at);
+    // The attempts verify counts: none dated in the future.
     const attempts = matching
-      .map((b) => ms(b.requestedAt) || ms(b.startedAt))
+      .filter((b) => !isFutureDated(b, facts.now))
+      .map(attemptTime)
       .filter((t) => !Number.isNaN(t));
+    const environment = environmentOf(facts, schedule, options.records?.get(schedule.name));
+    const monitoredSince = ms(environment.firstSeenAt) || now;
+    const backupsKnown = environment.clusterUnreachableSince === undefined;
     const windowSlots = schedule.paused
       ? []
       : slotsBetween(schedule, new Date(from), new Date(now + 86_400_000));
@@ -138,6 +161,8 @@ export function statusPageModel(
       .filter((s) => s.getTime() <= now)
       .map((slot, i, all) => {
         const at = slot.getTime();
+        if (at <= monitoredSince) return { at, status: "not-monitored" };
+        if (!backupsKnown) return { at, status: "unknown" };
         const until = all[i + 1]?.getTime() ?? now + 1;
         const inSlot = attempts.filter((t) => t >= at - SLOT_TOLERANCE_MS && t < until);
         const status: TimelineSlot["status"] = inSlot.some((t) => t <= at + schedule.grace)
@@ -150,12 +175,8 @@ export function statusPageModel(
         return { at, status };
       });
     const next = windowSlots.find((s) => s.getTime() > now);
-    const good = matching
-      .filter((b) => b.status === KotsStatus.Completed && !Number.isNaN(ms(b.completedAt)))
-      .sort((a, b) => ms(b.completedAt) - ms(a.completedAt));
-    const verified = new Map(facts.exports.filter((e) => e.verified).map((e) => [e.backup, e.exportedAt]));
-    const point = good.find((b) => verified.has(b.name)) ?? good[0];
-    const restoreExport = point ? verified.get(point.name) : undefined;
+    // The check's restore point: the destination's word, whatever the cluster's state.
+    const point = check.restorePoint;
     return {
       name: schedule.name,
       paused: schedule.paused,
@@ -168,16 +189,9 @@ export function statusPageModel(
       slots,
       backups,
       exports,
-      ...(point?.completedAt
-        ? {
-            restorePoint: {
-              backup: point.name,
-              completedAt: point.completedAt,
-              ...(restoreExport ? { exportedAt: restoreExport } : {}),
-            },
-          }
-        : {}),
+      ...(point ? { restorePoint: point } : {}),
       ...(next ? { nextSlot: next.getTime() } : {}),
+      monitoredSince,
     };
   });
   return {
@@ -276,6 +290,13 @@ export function timelineSvg(model: StatusScheduleModel, from: number, to: number
       );
     }
   }
+  // Before monitoring began: a neutral band, since verify expected nothing there.
+  if (model.monitoredSince > from && !model.paused) {
+    const w = x(model.monitoredSince) - LEFT;
+    parts.push(
+      `<rect x="${LEFT}" y="${lanes.slots}" width="${w.toFixed(1)}" height="${LANE - 6}" class="unmonitored">${t(`not monitored before ${fmt(model.monitoredSince)} UTC (first seen by verify)`)}</rect>`,
+    );
+  }
   // Expected slots: a tick each; missed ones red and taller.
   for (const slot of model.slots) {
     const sx = x(slot.at).toFixed(1);
@@ -330,13 +351,13 @@ function scheduleSection(model: StatusScheduleModel, page: StatusPageModel): str
   const c = model.check;
   const color = STATE_COLOR[c.state] ?? "#6e7781";
   const silence = c.silencedUntil
-    ? `<span class="silenced">silenced until ${escapeHtml(c.silencedUntil)}</span>`
+    ? `<span class="silenced">silenced until ${escapeHtml(c.silencedUntil)}${c.silenceReason ? `: ${escapeHtml(c.silenceReason)}` : ""}</span>`
     : "";
   const rp = model.restorePoint;
   const restore = rp
-    ? `${escapeHtml(rp.backup)}<br><span class="small">completed ${escapeHtml(rp.completedAt)}<br>${
+    ? `${escapeHtml(rp.backup)}<br><span class="small">${rp.completedAt ? `completed ${escapeHtml(rp.completedAt)}<br>` : ""}${
         rp.exportedAt ? `exported ${escapeHtml(rp.exportedAt)}` : "not exported: on the cluster's BSL only"
-      }</span>`
+      }${rp.restoreCommand ? `<br><code>${escapeHtml(rp.restoreCommand)}</code>` : ""}</span>`
     : undefined;
   const kind = model.type === "partial" ? `partial (${model.app ?? "?"})` : "full";
   const sinceLabel =
@@ -364,7 +385,7 @@ main{max-width:1080px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0}
 .sub{color:#59636e;margin:0 0 16px}.muted{color:#8c959f}
 .banner{border-radius:6px;padding:10px 14px;margin:0 0 16px;font-weight:600}
-.banner.ok{background:#dafbe1;color:#1a7f37;border:1px solid #aceebb}.banner.bad{background:#ffebe9;color:#a40e26;border:1px solid #ffcecb}
+.banner.ok{background:#dafbe1;color:#1a7f37;border:1px solid #aceebb}.banner.bad{background:#ffebe9;color:#a40e26;border:1px solid #ffcecb}.banner.warn{background:#fff8c5;color:#7d4e00;border:1px solid #f2d58a}
 .schedule{background:#fff;border:1px solid #d1d9e0;border-radius:8px;padding:14px 16px 8px;margin:0 0 16px}
 .schedule header{display:flex;flex-wrap:wrap;align-items:center;gap:10px;margin-bottom:8px}
 .badge{color:#fff;font-weight:700;font-size:12px;padding:2px 8px;border-radius:12px;letter-spacing:.04em}
@@ -375,6 +396,8 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0}
 svg{display:block}svg text{font:11px system-ui,sans-serif;fill:#59636e}
 .lane{fill:#f6f8fa}.grid{stroke:#eaeef2}.axisline{stroke:#d1d9e0}.now{stroke:#1f2328;stroke-dasharray:3 3}
 .slot{stroke-width:2}.slot.covered{stroke:#8c959f}.slot.due{stroke:#bf8700}.slot.late{stroke:#bf8700;stroke-width:3}.slot.missed{stroke:#cf222e;stroke-width:3}
+.slot.not-monitored{stroke:#d1d9e0}.slot.unknown{stroke:#8c959f;stroke-dasharray:2 2}.unmonitored{fill:#eaeef2}
+.fact code{font-size:11.5px;background:#f6f8fa;border-radius:3px;padding:0 3px}
 svg text.note{fill:#8c959f;font-style:italic}
 .exp{fill:#1b7c83}.exp-bad{stroke:#cf222e;stroke-width:2.5;fill:none}
 .legend{display:flex;flex-wrap:wrap;gap:14px;color:#59636e;font-size:12px;margin:0 0 16px}.legend span{display:inline-flex;align-items:center;gap:5px}
@@ -382,21 +405,44 @@ svg text.note{fill:#8c959f;font-style:italic}
 footer{color:#8c959f;font-size:12px}
 `;
 
-function legend(): string {
+function legend(page: StatusPageModel): string {
   const items = (Object.keys(OUTCOME_COLOR) as BackupOutcome[])
     .map((o) => `<span><i class="sw" style="background:${OUTCOME_COLOR[o]}"></i>${OUTCOME_LABEL[o]}</span>`)
     .join("");
-  return `<div class="legend"><span><i class="sw" style="background:#8c959f;width:3px"></i>Expected slot</span><span><i class="sw" style="background:#bf8700;width:3px"></i>Slot covered late</span><span><i class="sw" style="background:#cf222e;width:3px"></i>Missed slot</span>${items}<span><i class="sw" style="background:#1b7c83;transform:rotate(45deg);width:9px;height:9px"></i>Export verified</span><span><b style="color:#cf222e">✕</b>Export did not verify</span></div>`;
+  const unknown = page.schedules.some((s) => s.slots.some((x) => x.status === "unknown"))
+    ? `<span><i class="sw" style="background:repeating-linear-gradient(#8c959f 0 2px,transparent 2px 4px);width:3px"></i>Slot unknown (cluster unreachable)</span>`
+    : "";
+  return `<div class="legend"><span><i class="sw" style="background:#8c959f;width:3px"></i>Expected slot</span><span><i class="sw" style="background:#bf8700;width:3px"></i>Slot covered late</span><span><i class="sw" style="background:#cf222e;width:3px"></i>Missed slot</span><span><i class="sw" style="background:#eaeef2;border:1px solid #d1d9e0"></i>Not monitored (before verify first saw the schedule)</span>${unknown}${items}<span><i class="sw" style="background:#1b7c83;transform:rotate(45deg);width:9px;height:9px"></i>Export verified</span><span><b style="color:#cf222e">✕</b>Export did not verify</span></div>`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** The banner: never "healthy" while a check is down or the timeline shows a missed or late slot. */
+export function bannerOf(page: StatusPageModel): { tone: "ok" | "warn" | "bad"; text: string } {
+  const n = page.schedules.length;
+  const down = page.schedules.filter((s) => s.check.state === "down");
+  const lapses = page.schedules
+    .flatMap((s) => s.slots)
+    .filter((x) => x.status === "missed" || x.status === "late");
+  if (!page.clusterReachable)
+    return { tone: "bad", text: `Cluster unreachable: ${page.clusterError ?? "no answer"}` };
+  if (down.length > 0)
+    return {
+      tone: "bad",
+      text: `${down.length} of ${plural(n, "schedule")} down: ${down.map((s) => s.name).join(", ")}`,
+    };
+  if (lapses.length > 0)
+    return {
+      tone: "warn",
+      text: `No schedule down now; ${plural(lapses.length, "slot")} in the timeline ${lapses.length === 1 ? "was" : "were"} missed or covered late, and later backups followed`,
+    };
+  return { tone: "ok", text: `All ${plural(n, "schedule")} healthy` };
 }
 
 /** The whole page: self-contained (inline CSS and SVG only). */
 export function renderStatusPage(page: StatusPageModel): string {
-  const down = page.schedules.filter((s) => s.check.state === "down");
-  const banner = !page.clusterReachable
-    ? `<div class="banner bad">Cluster unreachable: ${escapeHtml(page.clusterError ?? "no answer")}</div>`
-    : down.length > 0
-      ? `<div class="banner bad">${down.length} of ${page.schedules.length} schedule${page.schedules.length === 1 ? "" : "s"} down: ${down.map((s) => escapeHtml(s.name)).join(", ")}</div>`
-      : `<div class="banner ok">All ${page.schedules.length} schedule${page.schedules.length === 1 ? "" : "s"} healthy</div>`;
+  const b = bannerOf(page);
+  const banner = `<div class="banner ${b.tone}">${escapeHtml(b.text)}</div>`;
   const bsl = page.bslPhase ? ` · default BSL ${escapeHtml(page.bslPhase)}` : "";
   const dest = page.destination ? ` · exports to ${escapeHtml(page.destination)}` : "";
   const body =
@@ -410,7 +456,7 @@ export function renderStatusPage(page: StatusPageModel): string {
 <h1>kots-backup · ${escapeHtml(page.cluster)}</h1>
 <p class="sub">Generated ${escapeHtml(page.generatedAt)} · timeline ${escapeHtml(fmt(page.from))} → ${escapeHtml(fmt(page.to))} UTC${bsl}${dest}</p>
 ${banner}
-${legend()}
+${legend(page)}
 ${body}
 <footer>kots-backup status page. Times are UTC. Hover a mark for details.</footer>
 </main></body></html>

@@ -3,9 +3,12 @@
 //
 // Besides the contract's detail fields (cluster, schedule, backup, reasons, since, dedupKey,
 // message) these optional extras are shown when present: `lastSuccessAt`, `lastBackup` (name of the
-// last good backup), `lastExportAt`, `expectedBy`, `error` (why a backup/export failed) and `phase`.
+// last good backup), `lastExportAt`, `expectedBy`, `error` (why a backup/export failed), `phase`,
+// `backups` (per reason, the backup it is about) and `restorePoint`. The next steps are core's runbook
+// with those names filled in.
 import { type CheckReason, DetailType, ExternalKind, type KotsBackupEvent } from "@kots-backup/core";
 import { externalNextStep, externalReasonText } from "@kots-backup/core/external";
+import { nextStep, shellArg } from "@kots-backup/core/runbook";
 
 // The reasons are freshness.ts's (core); re-exported so channel code and tests find them here.
 export { CheckReason } from "@kots-backup/core";
@@ -26,34 +29,13 @@ export const REASON_TEXT: Record<CheckReason, string> = {
   unprotected: "the data is not protected",
 };
 
-/** The runbook line for each reason: the next thing on-call should do. */
-export const RUNBOOK: Record<CheckReason, string> = {
-  missed:
-    "Check that the scheduler ran (`kots-backup status`), then take a backup now with `kots-backup backup`.",
-  failed:
-    "Read the backup's errors (`velero backup describe <backup> --details` or the KOTS admin console), fix the cause, then run `kots-backup backup`.",
-  stuck:
-    "Check the Velero and node-agent logs (`kubectl logs deploy/velero -n velero`); if the backup cannot finish, delete it and run `kots-backup backup`.",
-  "export-missing":
-    "Run `kots-backup export --latest` and check that kots-backup can write to the export destination.",
-  "export-invalid":
-    "Re-run `kots-backup export <backup>`; if it fails again, look for lifecycle rules or deletions on the export destination.",
-  "never-succeeded":
-    "Run `kots-backup doctor` to find what blocks backups, then `kots-backup backup` and watch it complete.",
-  "bsl-unavailable":
-    "Run `velero backup-location get` and fix the storage location's bucket, credentials or network.",
-  "cluster-unreachable":
-    "Check the kubeconfig, the network path and the API server, then run `kots-backup doctor`.",
-  "clock-skew":
-    "Compare the dates in `kots-backup ls` with the cluster nodes' clocks (NTP); once they agree, delete the misdated backup (`velero backup delete <backup>`) or wait for its date.",
-  // External recovery points: their steps are their kind's (core's externalNextStep).
-  unreachable:
-    "Run `kots-backup status` and `kots-backup doctor`: they name the external source and what fails.",
-  unencrypted:
-    "Run `kots-backup status` and `kots-backup doctor`: they name the external source and what fails.",
-  unprotected:
-    "Run `kots-backup status` and `kots-backup doctor`: they name the external source and what fails.",
-};
+/** The runbook line for each reason with nothing named (core's runbook.ts; pages fill in the names). */
+export const RUNBOOK: Partial<Record<CheckReason, string>> = Object.fromEntries(
+  Object.keys(REASON_TEXT).flatMap((r) => {
+    const step = nextStep(r);
+    return step ? [[r, step]] : [];
+  }),
+);
 
 export type Tone = "bad" | "good" | "neutral";
 
@@ -124,8 +106,16 @@ function externalText(kind: ExternalKind, reasons: string[]): { what: string; st
   };
 }
 
-function stepsFor(reasons: string[]): string[] {
-  return reasons.filter(isCheckReason).map((r) => `${r}: ${RUNBOOK[r]}`);
+/** The next step per reason, naming the event's schedule and the backup each reason is about. */
+function stepsFor(event: KotsBackupEvent, reasons: string[]): string[] {
+  const d = event.detail;
+  const perReason = (d.backups ?? {}) as Record<string, unknown>;
+  return reasons.flatMap((r) => {
+    const backup = str(perReason[r]) ?? str(d.backup);
+    const schedule = str(d.schedule);
+    const step = nextStep(r, { ...(schedule ? { schedule } : {}), ...(backup ? { backup } : {}) });
+    return step ? [`${r}: ${step}`] : [];
+  });
 }
 
 function commonFacts(event: KotsBackupEvent): string[] {
@@ -138,7 +128,8 @@ function commonFacts(event: KotsBackupEvent): string[] {
   }
   const expectedBy = str(d.expectedBy);
   if (expectedBy) facts.push(`Expected by: ${expectedBy}`);
-  const lastBackup = str(d.lastBackup);
+  const lastBackupName = str(d.lastBackup);
+  const lastBackup = lastBackupName !== undefined ? shellArg(lastBackupName) : undefined;
   const lastSuccessAt = str(d.lastSuccessAt);
   if (lastBackup || lastSuccessAt) {
     facts.push(
@@ -149,6 +140,17 @@ function commonFacts(event: KotsBackupEvent): string[] {
   }
   const lastExportAt = str(d.lastExportAt);
   if (lastExportAt) facts.push(`Last export: ${lastExportAt}`);
+  const restore = d.restorePoint as
+    | { backup?: unknown; exportedAt?: unknown; restoreCommand?: unknown }
+    | undefined;
+  const restoreBackup = str(restore?.backup);
+  if (restoreBackup) {
+    const exportedAt = str(restore?.exportedAt);
+    const command = str(restore?.restoreCommand);
+    facts.push(
+      `Restore point: ${shellArg(restoreBackup)}${exportedAt ? ` (exported ${exportedAt})` : " (on the cluster's BSL only)"}${command ? `: \`${command}\`` : ""}`,
+    );
+  }
   return facts;
 }
 
@@ -160,7 +162,9 @@ function clip(text: string, max: number): string {
 export function describeEvent(event: KotsBackupEvent): EventText {
   const d = event.detail;
   const who = subjectOf(event);
-  const backup = str(d.backup);
+  // Backup names come from the cluster: shown as shell arguments (as is when a Kubernetes name).
+  const named = str(d.backup);
+  const backup = named !== undefined ? shellArg(named) : undefined;
   const reasons = reasonsOf(event);
   const error = str(d.error);
   const phase = str(d.phase);
@@ -180,7 +184,7 @@ export function describeEvent(event: KotsBackupEvent): EventText {
         external?.what ?? (reasons.length ? reasons.map(reasonPhrase).join("; ") : "the check is down");
       title = `DOWN ${who}: ${reasons.join(", ") || "down"}`;
       summary = `kots-backup ${who} is DOWN: ${what}`;
-      nextSteps = external?.steps ?? stepsFor(reasons);
+      nextSteps = external?.steps ?? stepsFor(event, reasons);
       break;
     }
     case DetailType.checkUp: {
@@ -197,14 +201,17 @@ export function describeEvent(event: KotsBackupEvent): EventText {
       tone = "bad";
       title = `Backup failed ${who}${backup ? `: ${backup}` : ""}`;
       summary = `kots-backup ${who}: ${backupName} failed${phase ? ` (${phase})` : ""}${error ? `: ${error}` : ""}`;
-      nextSteps = stepsFor(["failed"]);
+      nextSteps = stepsFor(event, ["failed"]);
       break;
     }
     case DetailType.exportFailed: {
       tone = "bad";
       title = `Export failed ${who}${backup ? `: ${backup}` : ""}`;
       summary = `kots-backup ${who}: export of ${backup ?? "a backup"} failed${error ? `: ${error}` : ""}`;
-      nextSteps = stepsFor(reasons.includes("export-invalid") ? ["export-invalid"] : ["export-missing"]);
+      nextSteps = stepsFor(
+        event,
+        reasons.includes("export-invalid") ? ["export-invalid"] : ["export-missing"],
+      );
       break;
     }
     case DetailType.backupStarted:
@@ -230,7 +237,7 @@ export function describeEvent(event: KotsBackupEvent): EventText {
       summary = `kots-backup ${who}: ${String(event.detailType)}`;
   }
 
-  if (backup && event.detailType !== DetailType.checkDown) facts.unshift(`Backup: ${backup}`);
+  if (backup) facts.unshift(`Backup: ${backup}`);
   facts.unshift(`Cluster: ${d.cluster}${d.schedule ? `, schedule: ${d.schedule}` : ""}`);
   const message = str(d.message);
   if (message && !summary.includes(message)) facts.push(`Note: ${message}`);

@@ -39,10 +39,11 @@ import {
   type ExportRecord,
   evaluateCheck,
   matchesSchedule,
+  type RestorePoint,
 } from "../freshness.ts";
 import type { ClusterApp, KotsCluster, ObjectStore } from "../ports.ts";
 import type { AlertRecord, Silence, SlotClaim } from "../state.ts";
-import { KotsStatus } from "../velero.ts";
+import { KotsStatus, VeleroPhase } from "../velero.ts";
 import type { UseCaseLog } from "./ports.ts";
 import { readText } from "./stored-json.ts";
 import {
@@ -78,8 +79,12 @@ export interface VerifyCheck {
   lastAttemptAt?: string;
   expectedBy?: string;
   lastExportAt?: string;
+  /** The newest backup to restore from, by name (the destination's word, whatever the cluster's state). */
+  restorePoint?: RestorePoint;
   /** RFC 3339 UTC end of an active silence: the check is evaluated but pages nobody. */
   silencedUntil?: string;
+  /** Why it was silenced (`silence --reason`), as given. */
+  silenceReason?: string;
 }
 
 /** `verify --json` (contract §2). */
@@ -210,43 +215,77 @@ async function readJson(store: ObjectStore, key: string): Promise<unknown> {
 /** Manifests read in full per kind of backup (type + app): the newest Completed ones. */
 export const MANIFESTS_READ_PER_KIND = 3;
 
+/** A kind of backup (type, and app for partial): what a schedule's backups are. */
+export type BackupKind = Pick<CheckSchedule, "type" | "app">;
+
 export interface ReadExportsOptions {
-  /** Backups whose manifest is read and checked in full; others are dated by the listing. */
+  /** Backups the cluster lists, by name; default none (the cluster is unreachable). */
+  listed?: ReadonlyMap<string, BackupSummary>;
+  /** Listed backups whose manifest is read and checked in full; others are dated by the listing. */
   read?: ReadonlySet<string>;
+  /**
+   * The kinds the caller needs the newest export of. Manifests of backups the cluster does not list are
+   * read newest first until each kind has a verified Completed one; default: all of them are read.
+   */
+  kinds?: readonly BackupKind[];
   cache?: Map<string, { etag: string; fact: ExportFact | undefined }>;
   now: Date;
 }
 
+const sameKind = (of: { type?: string; app?: string }, kind: BackupKind) =>
+  of.type === kind.type && (kind.type === BackupType.full || of.app === kind.app);
+
+/** A Completed backup whose times are credible: what a restore point can be. */
+const restorable = (
+  of: Pick<BackupSummary, "phase" | "requestedAt" | "startedAt" | "completedAt">,
+  now: Date,
+) => of.phase === VeleroPhase.Completed && !isFutureDated(of, now);
+
 /**
- * The exports of `names` (backups the cluster still lists), from `manifests/<name>.json`. Manifests of
- * `options.read` (default: all) are read and checked against the schema: one that does not parse, or
- * names another backup, is an export that did not verify (`export-invalid`). The others are taken as
- * verified exports dated by the object's last-modified time (a manifest is written only after every
- * object verified), which spares reading hundreds of old manifests on every run.
+ * The exports in the destination, from `manifests/<name>.json`: the record of what can be restored,
+ * whatever the cluster says. A manifest read in full is checked against the schema: one that does not
+ * parse, or names another backup, is an export that did not verify (`export-invalid`); one that parses
+ * also gives the backup's kind, phase and times.
+ * - Backups the cluster lists: manifests of `options.read` (default: all) are read in full; the others
+ *   are taken as verified exports dated by the object's last-modified time (a manifest is written only
+ *   after every object verified), which spares reading hundreds of old manifests on every run.
+ * - Backups it does not list (gone from the cluster, or the cluster unreachable): their manifest is the
+ *   only word on their kind, so they are read in full, newest first (by last-modified time), until each
+ *   of `options.kinds` has a verified export of a Completed backup not dated in the future, here or
+ *   among the listed backups' newer manifests (all of them without `kinds`).
  */
 export async function readExports(
   destination: ObjectStore,
-  names: ReadonlySet<string>,
   options: ReadExportsOptions,
 ): Promise<ExportFact[]> {
-  const { cache, read } = options;
-  const wanted: { key: string; etag: string; name: string; lastModified?: Date }[] = [];
-  const listed: ExportFact[] = [];
+  const { cache, read, now } = options;
+  const listed = options.listed ?? new Map<string, BackupSummary>();
+  const wanted: ManifestItem[] = [];
+  const offCluster: ManifestItem[] = [];
+  const dated: ExportFact[] = [];
+  /** Per kind index, the newest listed manifest of a restorable backup of that kind (ms). */
+  const floors = (options.kinds ?? []).map(() => Number.NEGATIVE_INFINITY);
   for await (const info of destination.list(MANIFESTS_ROOT)) {
     const name = backupNameOfManifestKey(info.key);
-    if (name === undefined || !names.has(name)) continue;
-    if (read && !read.has(name) && info.lastModified) {
-      listed.push({ backup: name, exportedAt: iso(info.lastModified.getTime()), verified: true });
-      continue;
-    }
-    wanted.push({
+    if (name === undefined) continue;
+    const item: ManifestItem = {
       key: info.key,
       etag: info.etag,
       name,
       ...(info.lastModified ? { lastModified: info.lastModified } : {}),
-    });
+    };
+    const backup = listed.get(name);
+    if (backup && info.lastModified && restorable(backup, now)) {
+      options.kinds?.forEach((kind, k) => {
+        if (sameKind(backup, kind)) floors[k] = Math.max(floors[k] ?? 0, info.lastModified?.getTime() ?? 0);
+      });
+    }
+    if (!backup) offCluster.push(item);
+    else if (read && !read.has(name) && info.lastModified)
+      dated.push({ backup: name, exportedAt: iso(info.lastModified.getTime()), verified: true });
+    else wanted.push(item);
   }
-  const facts = await mapLimit(wanted, 8, async (item) => {
+  const readOne = async (item: ManifestItem): Promise<ExportFact | undefined> => {
     const cached = cache?.get(item.key);
     if (cached && cached.etag === item.etag) return cached.fact;
     let fact: ExportFact | undefined;
@@ -259,19 +298,70 @@ export async function readExports(
         bytes: manifest.totals.bytes,
         objects: manifest.totals.objects,
         scope: manifest.scope,
+        type: manifest.type,
+        ...(manifest.app !== undefined ? { app: manifest.app } : {}),
+        phase: manifest.phase,
+        ...(manifest.requestedAt ? { requestedAt: manifest.requestedAt } : {}),
+        ...(manifest.startedAt ? { startedAt: manifest.startedAt } : {}),
+        ...(manifest.completedAt ? { completedAt: manifest.completedAt } : {}),
       };
     } catch (error) {
       if ((error as { code?: unknown }).code === "object-not-found") return undefined;
       fact = {
         backup: item.name,
-        exportedAt: iso(item.lastModified?.getTime() ?? options.now.getTime()),
+        exportedAt: iso(item.lastModified?.getTime() ?? now.getTime()),
         verified: false,
       };
     }
     cache?.set(item.key, { etag: item.etag, fact });
     return fact;
-  });
-  return [...listed, ...facts.filter((f): f is ExportFact => f !== undefined)];
+  };
+  const facts = await mapLimit(wanted, 8, readOne);
+  const offClusterFacts = options.kinds
+    ? await readNewest(offCluster, readOne, options.kinds, floors, now)
+    : await mapLimit(offCluster, 8, readOne);
+  return [...dated, ...facts, ...offClusterFacts].filter((f): f is ExportFact => f !== undefined);
+}
+
+interface ManifestItem {
+  key: string;
+  etag: string;
+  name: string;
+  lastModified?: Date;
+}
+
+/**
+ * Manifests read newest first (by last-modified time, in batches that keep equal times together) until
+ * each kind has a verified export of a restorable backup, or the rest are older than `floors[kind]`.
+ */
+async function readNewest(
+  items: readonly ManifestItem[],
+  readOne: (item: ManifestItem) => Promise<ExportFact | undefined>,
+  kinds: readonly BackupKind[],
+  floors: readonly number[],
+  now: Date,
+): Promise<(ExportFact | undefined)[]> {
+  const age = (item: ManifestItem | undefined) => item?.lastModified?.getTime() ?? Number.POSITIVE_INFINITY;
+  const ordered = [...items].sort((a, b) => age(b) - age(a));
+  const found = kinds.map(() => false);
+  const out: (ExportFact | undefined)[] = [];
+  let i = 0;
+  const pending = () => kinds.some((_, k) => !found[k] && age(ordered[i]) >= (floors[k] ?? 0));
+  while (i < ordered.length && pending()) {
+    let end = Math.min(i + 8, ordered.length);
+    while (end < ordered.length && age(ordered[end]) === age(ordered[end - 1])) end++;
+    const batch = await mapLimit(ordered.slice(i, end), 8, readOne);
+    out.push(...batch);
+    for (const fact of batch) {
+      if (!fact?.verified || fact.phase === undefined || !restorable({ ...fact, phase: fact.phase }, now))
+        continue;
+      kinds.forEach((kind, k) => {
+        if (sameKind(fact, kind)) found[k] = true;
+      });
+    }
+    i = end;
+  }
+  return out;
 }
 
 /** The newest Completed backups of each kind (type + app), whose manifests verify reads in full. */
@@ -292,8 +382,10 @@ function manifestsToRead(backups: readonly BackupSummary[]): Set<string> {
 export interface GatherOptions {
   /** Skip listing slot claims (they only date a schedule's first sight and mark triggers). */
   skipClaims?: boolean;
-  /** Read every manifest of a listed backup in full (status); default only the newest per kind. */
+  /** Read every manifest in full (status); default only the newest per kind. */
   readAllManifests?: boolean;
+  /** The schedules' kinds: off-cluster manifests are read until each has its newest export. */
+  kinds?: readonly BackupKind[];
 }
 
 /** Reads everything verify and status need. Cluster problems become facts; destination problems throw. */
@@ -344,8 +436,10 @@ export async function gatherFacts(
   const backups = clusterReachable
     ? summarizeBackups(raw, { kotsadmNamespace: cluster.kotsadmNamespace, ...(apps ? { apps } : {}), claims })
     : [];
-  const exports = await readExports(sources.destination, new Set(backups.map((b) => b.name)), {
+  const exports = await readExports(sources.destination, {
+    listed: new Map(backups.map((b) => [b.name, b])),
     ...(options.readAllManifests ? {} : { read: manifestsToRead(backups) }),
+    ...(options.kinds && !options.readAllManifests ? { kinds: options.kinds } : {}),
     ...(sources.manifestCache ? { cache: sources.manifestCache } : {}),
     now,
   });
@@ -421,6 +515,9 @@ export function evaluateWithRecord(
     ...(environment.bslUnavailableSince
       ? { bslUnavailableSince: new Date(environment.bslUnavailableSince) }
       : {}),
+    ...(previous?.state === "down"
+      ? { incidents: { [schedule.name]: { since: previous.since, reasons: previous.reasons } } }
+      : {}),
     now: facts.now,
   });
   return { check, environment };
@@ -461,7 +558,9 @@ function toVerifyCheck(check: CheckResult, silence: Silence | undefined): Verify
     const value = check[key];
     if (value !== undefined) out[key] = value;
   }
+  if (check.restorePoint) out.restorePoint = check.restorePoint;
   if (silence) out.silencedUntil = silence.until;
+  if (silence?.reason) out.silenceReason = silence.reason;
   return out;
 }
 
@@ -727,7 +826,7 @@ export async function runVerify(schedules: readonly CheckSchedule[], deps: Verif
   // Claims only matter until each schedule's record remembers when it was first seen.
   const known = await Promise.all(schedules.map((s) => deps.records.read(s.name)));
   const skipClaims = known.every((r) => r?.value.firstSeenAt !== undefined);
-  const facts = await gatherFacts(deps, deps.now, { skipClaims });
+  const facts = await gatherFacts(deps, deps.now, { skipClaims, kinds: schedules });
   const runs: CheckRun[] = [
     ...schedules.map((s) => ({
       name: s.name,
