@@ -156,6 +156,15 @@ export function deploySettings(document: unknown, file = CONFIG_FILE): DeploySet
       bucket = { name: destination.bucket, prefix: destination.prefix };
     }
   }
+  // A `command` recovery point runs an executable the functions do not have.
+  const command = config.external.findIndex((p) => p.kind === "command");
+  if (command >= 0) {
+    fail(
+      `external[${command}].kind`,
+      "command cannot run on AWS Lambda",
+      "watch it from the kots-backup daemon, or use kind rds, aws-backup or s3",
+    );
+  }
   if (config.export.endpoint) {
     fail("export.endpoint", "is not used on AWS: the stack creates an S3 bucket", "remove export.endpoint");
   }

@@ -232,6 +232,59 @@ function busArnOf(busName: string, t: PermissionTargets): string {
     : `arn:${t.partition}:events:${t.region}:${t.accountId}:event-bus/${busName}`;
 }
 
+/**
+ * Read-only access to each external recovery point verify watches (packages/adapters/src/external):
+ * - rds: rds:DescribeDBSnapshots (instance) or rds:DescribeDBClusterSnapshots (Aurora cluster), on the
+ *   instance or cluster and on its snapshots (`snapshot:*` / `cluster-snapshot:*`: manual snapshots can
+ *   have any name, and IAM authorizes the call on both resource types);
+ * - aws-backup: backup:ListRecoveryPointsByResource, which takes no resource-level permission, so `*`;
+ * - s3: s3:GetBucketVersioning and s3:GetReplicationConfiguration on the bucket, s3:ListBucket on the
+ *   replica. `command` points never run on Lambda (infra/config.ts refuses them).
+ */
+export function externalStatements(config: Config, t: PermissionTargets): PermissionStatement[] {
+  const statements: PermissionStatement[] = [];
+  const rds = (region: string | undefined, type: string) =>
+    `arn:${t.partition}:rds:${region ?? t.region}:${t.accountId}:${type}`;
+  for (const point of config.external) {
+    switch (point.kind) {
+      case "rds":
+        statements.push(
+          point.cluster !== undefined
+            ? {
+                actions: ["rds:DescribeDBClusterSnapshots"],
+                resources: [
+                  rds(point.region, `cluster:${point.cluster}`),
+                  rds(point.region, "cluster-snapshot:*"),
+                ],
+              }
+            : {
+                actions: ["rds:DescribeDBSnapshots"],
+                resources: [rds(point.region, `db:${point.instance}`), rds(point.region, "snapshot:*")],
+              },
+        );
+        break;
+      case "aws-backup":
+        if (!statements.some((s) => s.actions.includes("backup:ListRecoveryPointsByResource")))
+          statements.push({ actions: ["backup:ListRecoveryPointsByResource"], resources: ["*"] });
+        break;
+      case "s3":
+        statements.push({
+          actions: ["s3:GetBucketVersioning", "s3:GetReplicationConfiguration"],
+          resources: [`arn:${t.partition}:s3:::${point.bucket}`],
+        });
+        if (point.replica)
+          statements.push({
+            actions: ["s3:ListBucket"],
+            resources: [`arn:${t.partition}:s3:::${point.replica.bucket}`],
+          });
+        break;
+      case "command":
+        break;
+    }
+  }
+  return statements;
+}
+
 function compact(statements: Array<PermissionStatement | undefined | false>): PermissionStatement[] {
   return statements.filter(
     (s): s is PermissionStatement => Boolean(s) && (s as PermissionStatement).resources.length > 0,
@@ -282,6 +335,7 @@ export function functionPermissions(
         dlq,
         cluster,
         secretStatement,
+        ...externalStatements(config, t),
       ]);
     case "notify": {
       // Delivers to the configured channels; the AWS ones need their own grant.

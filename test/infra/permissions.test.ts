@@ -61,7 +61,9 @@ describe("IAM per function", () => {
       for (const statement of statementsOf(fn)) {
         for (const action of statement.actions) expect(action, `${fn}: ${action}`).not.toMatch(/\*/);
         for (const resource of statement.resources) {
-          expect(resource, fn).not.toBe("*");
+          // AWS Backup's ListRecoveryPointsByResource takes no resource-level permission (test/infra/external.test.ts).
+          if (statement.actions.join() !== "backup:ListRecoveryPointsByResource")
+            expect(resource, fn).not.toBe("*");
           expect(resource, fn).not.toBe(`${BUCKET}/*`);
         }
       }

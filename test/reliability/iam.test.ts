@@ -1,7 +1,7 @@
 // Least privilege, AWS side: each function's IAM actions (infra/permissions.ts, data) against what the
 // code can ask AWS for. SST functions cannot be built under Pulumi mocks, so this is checked as data:
-// the AWS SDK commands the Lambda code uses are read from its sources (every `new XCommand(`, the
-// ListObjectsV2 paginator) and mapped to the IAM actions AWS checks for
+// the AWS SDK commands the Lambda code uses are read from its sources (every `new XCommand(` and
+// every `paginateX(`) and mapped to the IAM actions AWS checks for
 // them; each function's need is an explicit table restricted to those actions. Statements that serve
 // the infrastructure rather than the code (KMS through S3, the dead-letter queue, eks:DescribeCluster)
 // are left out of the comparison.
@@ -38,6 +38,11 @@ const ACTION_OF: Record<string, string[]> = {
   PutEvents: ["events:PutEvents"],
   Publish: ["sns:Publish"],
   GetSecretValue: ["secretsmanager:GetSecretValue"],
+  // External recovery points (verify).
+  DescribeDBSnapshots: ["rds:DescribeDBSnapshots"],
+  DescribeDBClusterSnapshots: ["rds:DescribeDBClusterSnapshots"],
+  ListRecoveryPointsByResource: ["backup:ListRecoveryPointsByResource"],
+  GetBucketReplication: ["s3:GetReplicationConfiguration"],
 };
 
 /** Source folders bundled into the Lambdas (doctor is a CLI command: not bundled, read separately). */
@@ -48,7 +53,7 @@ function commandsIn(files: string[]): Set<string> {
   for (const file of files.filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))) {
     const text = readFileSync(file, "utf8");
     for (const m of text.matchAll(/new ([A-Z][A-Za-z0-9]+)Command\(/g)) found.add(m[1] as string);
-    if (/paginateListObjectsV2\(/.test(text)) found.add("ListObjectsV2");
+    for (const m of text.matchAll(/paginate([A-Z][A-Za-z0-9]+)\(/g)) found.add(m[1] as string);
   }
   return found;
 }
@@ -79,6 +84,12 @@ const NEEDED: Record<FunctionName, Record<string, string>> = {
     "s3:PutObjectTagging": "retention tags kots-backup/expirable=true",
     "events:PutEvents": "Export/Backup/Check events on the stack's bus",
     "secretsmanager:GetSecretValue": "cluster.credentials as a Secrets Manager ARN",
+    "rds:DescribeDBSnapshots": "external rds instance: its snapshots (paginateDescribeDBSnapshots)",
+    "rds:DescribeDBClusterSnapshots":
+      "external Aurora cluster: its snapshots (paginateDescribeDBClusterSnapshots)",
+    "backup:ListRecoveryPointsByResource": "external aws-backup: the resource's recovery points",
+    "s3:GetBucketVersioning": "external s3: versioning on (GetBucketVersioning)",
+    "s3:GetReplicationConfiguration": "external s3: an enabled replication rule (GetBucketReplication)",
   },
   onDemand: {},
   notify: {
@@ -111,6 +122,25 @@ const config = parseConfig({
     sns: { topicArn: "arn:aws:sns:eu-west-1:123456789012:oncall" },
     pagerDuty: { routingKey: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kots/pd" },
   },
+  external: [
+    { kind: "rds", name: "orders-db", app: "orders", period: "1d", instance: "orders" },
+    { kind: "rds", name: "orders-aurora", app: "orders", period: "1d", cluster: "orders-aurora" },
+    {
+      kind: "aws-backup",
+      name: "files",
+      app: "orders",
+      period: "1d",
+      resourceArn: "arn:aws:elasticfilesystem:eu-west-1:123456789012:file-system/fs-1",
+    },
+    {
+      kind: "s3",
+      name: "uploads",
+      app: "orders",
+      period: "1d",
+      bucket: "acme-uploads",
+      replica: { bucket: "acme-uploads-dr" },
+    },
+  ],
 });
 const targets = {
   partition: "aws",

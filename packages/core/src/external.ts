@@ -131,7 +131,8 @@ export function evaluateExternal(
   const active = findings.filter((f) => f.downAt <= at);
   if (active.length > 0) {
     const reasons = findings.map((f) => f.reason);
-    if (observation.reachable && !hasNewest) reasons.push(CheckReason.neverSucceeded);
+    // Alongside `missed` only: with versioning off or a misdated point, the other reason says it all.
+    if (!hasNewest && reasons.includes(CheckReason.missed)) reasons.push(CheckReason.neverSucceeded);
     return {
       ...result,
       state: CheckState.down,

@@ -1,10 +1,11 @@
 // How verify and status are wired to a cluster, a destination and alert channels: one definition for the
 // CLI (`verify`, `status`), the local daemon and the Lambdas.
-import type { ObjectStore } from "@kots-backup/core";
+import type { ExternalPointConfig, ObjectStore } from "@kots-backup/core";
 import { EnvironmentError } from "@kots-backup/core";
 import type { UseCaseLog } from "@kots-backup/core/usecases/ports";
 import type { DeliverPort, VerifySources } from "@kots-backup/core/usecases/verify";
 import { type Channel, deliver } from "../alerts/index.ts";
+import { externalObserver, type ObserverOptions } from "../external/index.ts";
 import type { KubeKotsCluster } from "../kube/cluster.ts";
 import { StateStore } from "../state/state-store.ts";
 
@@ -24,12 +25,18 @@ export interface VerifyWiring {
   destination: ObjectStore;
   log: UseCaseLog;
   manifestCache?: VerifySources["manifestCache"];
+  /** External recovery points (config `external`); `command` ones only where allowed (not Lambda). */
+  external?: { points: readonly ExternalPointConfig[] } & ObserverOptions;
 }
 
 /** Verify's sources: an unreachable cluster is not an error (each check reports it, down after grace). */
 export async function verifySources(wiring: VerifyWiring): Promise<VerifySources> {
   const { destination, log } = wiring;
   const state = new StateStore(destination);
+  // Before the cluster is opened: a point that cannot run here is refused before any side effect.
+  const external = wiring.external
+    ? { points: wiring.external.points, observe: externalObserver(wiring.external.points, wiring.external) }
+    : undefined;
   let cluster: VerifySources["cluster"];
   let bslPhase: VerifySources["bslPhase"];
   try {
@@ -50,6 +57,7 @@ export async function verifySources(wiring: VerifyWiring): Promise<VerifySources
     claims: () => state.listClaims(),
     silences: () => state.listSilences(),
     ...(wiring.manifestCache ? { manifestCache: wiring.manifestCache } : {}),
+    ...(external && external.points.length > 0 ? { external } : {}),
     log,
   };
 }

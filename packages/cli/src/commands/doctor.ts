@@ -4,6 +4,7 @@
 import { alertChecks } from "@kots-backup/adapters/doctor/alerts";
 import { clusterChecks } from "@kots-backup/adapters/doctor/cluster";
 import { localFolderChecks, s3BucketChecks } from "@kots-backup/adapters/doctor/destination";
+import { externalChecks } from "@kots-backup/adapters/doctor/external";
 import {
   type DoctorCheck,
   type DoctorReport,
@@ -87,6 +88,7 @@ async function doctorChecks(globals: GlobalOptions, out: Output): Promise<Doctor
       ...(config.daemon.heartbeatUrl ? { heartbeatUrl: config.daemon.heartbeatUrl } : {}),
     })),
   );
+  checks.push(...(await externalChecks(config.external)));
   return checks;
 }
 

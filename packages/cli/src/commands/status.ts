@@ -7,6 +7,7 @@ import { EnvironmentError, ExitCode } from "@kots-backup/core";
 import { parseDuration } from "@kots-backup/core/duration";
 import { renderStatusPage, statusPageModel } from "@kots-backup/core/status-page";
 import { evaluateFacts, gatherFacts, verifyExitCode } from "@kots-backup/core/usecases/verify";
+import { externalCheckNames } from "@kots-backup/core/usecases/verify-external";
 import { type CheckRecord, checkRecordStore } from "@kots-backup/core/usecases/verify-state";
 import type { CommandAction } from "../program.ts";
 import { openVerifyEnvironment, renderReport } from "./verify.ts";
@@ -25,7 +26,8 @@ export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out
     const facts = await gatherFacts(env.sources, now, { readAllManifests: true });
     const records = checkRecordStore(env.destination);
     const known = new Map<string, CheckRecord | undefined>();
-    for (const s of config.schedules) known.set(s.name, (await records.read(s.name))?.value);
+    for (const name of [...config.schedules.map((s) => s.name), ...externalCheckNames(config.external)])
+      known.set(name, (await records.read(name))?.value);
     const { report } = evaluateFacts(facts, config.schedules, known);
     if (flags.html) {
       const path = resolve(flags.html);

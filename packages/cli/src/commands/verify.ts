@@ -42,6 +42,7 @@ export async function openVerifyEnvironment(globals: GlobalOptions, out: Output)
     clusterName: config.cluster.name,
     ...(config.cluster.kotsadmNamespace ? { kotsadmNamespace: config.cluster.kotsadmNamespace } : {}),
     destination,
+    external: { points: config.external, allowCommand: true },
     log: (level, message, fields) => out.log(level, message, fields),
   });
   return { loaded, destination, state: new StateStore(destination), sources, close: () => close() };

@@ -465,6 +465,7 @@ export class Daemon {
         clusterName: config.cluster.name,
         destination,
         manifestCache: this.#manifestCache,
+        external: { points: config.external, allowCommand: true },
         log: (level, text, fields) => this.#o.log(level, text, fields),
       });
       const run = await runVerify(config.schedules, {

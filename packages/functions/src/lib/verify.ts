@@ -12,6 +12,7 @@ import {
   type VerifyRun,
   type VerifySources,
 } from "@kots-backup/core/usecases/verify";
+import { externalCheckNames } from "@kots-backup/core/usecases/verify-external";
 import { type CheckRecord, checkRecordStore } from "@kots-backup/core/usecases/verify-state";
 import type { LambdaRuntime } from "./runtime.ts";
 import { useCaseLog } from "./runtime.ts";
@@ -27,6 +28,8 @@ export async function verifySources(runtime: Runtime, logger: Logger): Promise<V
     ...(cluster.kotsadmNamespace ? { kotsadmNamespace: cluster.kotsadmNamespace } : {}),
     destination: await runtime.destination(),
     manifestCache,
+    // A `command` point is refused here (InputError naming it): Lambda has no such executable.
+    external: { points: runtime.config.external, allowCommand: false },
     log: useCaseLog(logger),
   });
 }
@@ -63,6 +66,10 @@ export async function statusNow(runtime: Runtime, logger: Logger): Promise<Verif
   const facts = await gatherFacts(sources, new Date());
   const records = checkRecordStore(sources.destination);
   const known = new Map<string, CheckRecord | undefined>();
-  for (const s of runtime.config.schedules) known.set(s.name, (await records.read(s.name))?.value);
+  for (const name of [
+    ...runtime.config.schedules.map((s) => s.name),
+    ...externalCheckNames(runtime.config.external),
+  ])
+    known.set(name, (await records.read(name))?.value);
   return evaluateFacts(facts, runtime.config.schedules, known).report;
 }
