@@ -34,6 +34,7 @@ export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out
       const model = statusPageModel(facts, config.schedules, report.checks, {
         windowMs,
         destination: env.destination.location,
+        records: known,
       });
       try {
         writeFileSync(path, renderStatusPage(model));

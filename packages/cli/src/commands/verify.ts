@@ -79,8 +79,38 @@ export function renderChecks(checks: readonly VerifyCheck[]): string {
   return [line(header), ...rows.map(line)].join("\n");
 }
 
+/** Below the table, per check: the restore point and its command, and why it is silenced. */
+export function renderNotes(checks: readonly VerifyCheck[]): string[] {
+  const lines: string[] = [];
+  for (const c of checks) {
+    const rp = c.restorePoint;
+    if (rp) {
+      const when = [
+        rp.completedAt ? `completed ${rp.completedAt}` : "",
+        rp.exportedAt ? `exported ${rp.exportedAt}` : "not exported (on the cluster's BSL only)",
+      ].filter(Boolean);
+      lines.push(
+        escapeControl(`${c.name}: restore point ${rp.backup} (${when.join(", ")})`) +
+          (rp.restoreCommand ? `: ${escapeControl(rp.restoreCommand)}` : ""),
+      );
+    }
+    if (c.silencedUntil)
+      lines.push(
+        escapeControl(
+          `${c.name}: silenced until ${c.silencedUntil}${c.silenceReason ? `: ${c.silenceReason}` : ""}`,
+        ),
+      );
+  }
+  return lines;
+}
+
 export function renderReport(report: VerifyReport): string {
-  return `${renderChecks(report.checks)}\nchecked at ${report.checkedAt}`;
+  const notes = renderNotes(report.checks);
+  return [
+    renderChecks(report.checks),
+    ...(notes.length > 0 ? ["", ...notes] : []),
+    `checked at ${report.checkedAt}`,
+  ].join("\n");
 }
 
 export const verifyCommand: CommandAction<[]> = async ({ globals, out }) => {
