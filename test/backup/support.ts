@@ -8,6 +8,10 @@ import { openPortForward, type PortForwardHandle } from "@kots-backup/adapters/k
 import type { KotsBackupEvent } from "@kots-backup/core";
 import type { VeleroBackup } from "@kots-backup/core/velero";
 import { type Sandbox, type SandboxOptions, startSandbox } from "@kots-backup/sandbox";
+import { pause } from "../support/wait.ts";
+
+/** Waits on a condition, bounded by the test's timeout (test/support/wait.ts). */
+export { eventually } from "../support/wait.ts";
 
 export interface TestCluster {
   sandbox: Sandbox;
@@ -58,8 +62,6 @@ export async function openTestCluster(
   };
 }
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Moves the sandbox clock forward in steps until `work` settles, so a backup that takes minutes of
  * sandbox time finishes; real time is only the few ms between steps.
@@ -75,15 +77,6 @@ export async function driveUntilSettled<T>(sandbox: Sandbox, work: Promise<T>, s
     if (!settled) await sandbox.clock.advance(stepMs);
   }
   return work;
-}
-
-/** Waits (polling, no time assertions) until `condition` holds. */
-export async function eventually(condition: () => boolean, what: string, tries = 500): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (condition()) return;
-    await pause(10);
-  }
-  throw new Error(`timed out waiting for: ${what}`);
 }
 
 export function backupsIn(sandbox: Sandbox): VeleroBackup[] {

@@ -28,6 +28,7 @@ import {
   uniqueName as unique,
   uniqueBucketName,
 } from "../support/peers.ts";
+import { waitDeadline } from "../support/wait.ts";
 
 export function lambdaContext(name = "kots-backup-test", remainingMs = 900_000): Context {
   return {
@@ -220,20 +221,25 @@ export async function fakeDeployment(options: DeploymentOptions): Promise<FakeDe
       return keys.sort();
     },
     async takeEvents(expected = 0) {
+      // Long polls until `expected` events arrived (bounded by the test's timeout, not a count of
+      // polls), then short polls until the queue is empty, so that anything beyond shows up too.
       const events: BusEvent[] = [];
-      for (let i = 0; i < 10; i++) {
+      const deadline = waitDeadline();
+      for (;;) {
+        const waiting = events.length < expected;
+        if (waiting && Date.now() > deadline) break; // the caller's assertion says what was missing
         const out = await sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
             MaxNumberOfMessages: 10,
-            WaitTimeSeconds: events.length >= expected ? 0 : 1,
+            WaitTimeSeconds: waiting ? 1 : 0,
           }),
         );
         for (const m of out.Messages ?? []) {
           events.push(JSON.parse(m.Body ?? "{}") as BusEvent);
           await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
         }
-        if ((out.Messages ?? []).length === 0 && events.length >= expected) break;
+        if (!waiting && (out.Messages ?? []).length === 0) break;
       }
       return events;
     },
@@ -267,4 +273,4 @@ export function recordOutput(): { lines: () => Array<Record<string, unknown>>; t
   };
 }
 
-export const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { pause } from "../support/wait.ts";

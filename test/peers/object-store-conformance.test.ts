@@ -22,6 +22,7 @@ import { LOCAL_META_DIR, LocalFolderStore } from "../../packages/adapters/src/st
 import { MemoryStore } from "../../packages/adapters/src/store/memory.ts";
 import { S3Store } from "../../packages/adapters/src/store/s3.ts";
 import { describeWithMoto, motoS3, uniqueBucketName } from "../support/peers.ts";
+import { eventually } from "../support/wait.ts";
 import { generated, MiB } from "./streams.ts";
 
 interface Harness {
@@ -45,14 +46,6 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
   for await (const item of iterable) out.push(item);
   return out;
-}
-
-async function eventually(check: () => Promise<boolean>, tries = 200): Promise<boolean> {
-  for (let i = 0; i < tries; i++) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
 }
 
 function storeConformance(name: string, setup: () => Promise<Harness>) {
@@ -213,7 +206,15 @@ function storeConformance(name: string, setup: () => Promise<Harness>) {
       const key = "big/stream.bin";
       let inProgress: boolean | undefined;
       const source = generated(20 * MiB, "conformance", async () => {
-        if (h.writeInProgress) inProgress = await eventually(() => h.writeInProgress!(key));
+        if (h.writeInProgress)
+          inProgress = await eventually(
+            () => h.writeInProgress!(key),
+            `bytes of ${key} in the store`,
+            50,
+          ).then(
+            () => true,
+            () => false,
+          );
       });
       const put = await store.put(key, source.stream);
       const expected = source.sha256();

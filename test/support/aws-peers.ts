@@ -13,6 +13,7 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { motoClientConfig, uniqueName } from "./peers.ts";
+import { waitDeadline } from "./wait.ts";
 
 /** An EventBridge client on moto that does not retry (the code under test owns the retries). */
 export function motoEventBridge(): EventBridgeClient {
@@ -61,17 +62,13 @@ export async function busToQueue(eventPattern: string): Promise<BusToQueue> {
 }
 
 /**
- * Message bodies from the queue: long polls (at most `polls`) until `expected` arrived, then one short
- * poll, so that anything beyond what was expected shows up too.
+ * Message bodies from the queue: long polls until `expected` arrived (bounded by the test's timeout,
+ * not by a count of polls), then one short poll, so that anything beyond what was expected shows up too.
  */
-export async function receiveAll(
-  sqs: SQSClient,
-  url: string,
-  expected: number,
-  polls = 10,
-): Promise<string[]> {
+export async function receiveAll(sqs: SQSClient, url: string, expected: number): Promise<string[]> {
   const bodies: string[] = [];
-  for (let i = 0; i < polls && bodies.length < expected; i += 1) {
+  const deadline = waitDeadline();
+  while (bodies.length < expected && Date.now() <= deadline) {
     const out = await sqs.send(
       new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
     );

@@ -11,7 +11,7 @@
 // answered with UnknownOperationException, so a test that reaches another service by mistake fails fast.
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { setTimeout as sleep } from "node:timers/promises";
+import { pause, waitDeadline } from "./wait.ts";
 
 /** An event as a rule's target receives it from EventBridge. */
 export interface BusEnvelope {
@@ -32,10 +32,10 @@ export interface LocalEventBridge {
   /** Creates a bus (PutEvents to a bus that was not created fails). */
   createBus(name: string): void;
   /**
-   * Removes and returns the events recorded on `busName`, after waiting (at most `timeoutMs`) until
-   * `expected` of them arrived; whatever arrived beyond `expected` is returned too.
+   * Removes and returns the events recorded on `busName`, after waiting (bounded by the test's timeout)
+   * until `expected` of them arrived; whatever arrived beyond `expected` is returned too.
    */
-  take(busName: string, expected?: number, timeoutMs?: number): Promise<BusEnvelope[]>;
+  take(busName: string, expected?: number): Promise<BusEnvelope[]>;
   close(): Promise<void>;
 }
 
@@ -176,13 +176,13 @@ export async function startLocalEventBridge(region = "us-east-1"): Promise<Local
     createBus(name) {
       if (!buses.has(name)) buses.set(name, []);
     },
-    async take(busName, expected = 0, timeoutMs = 10_000) {
+    async take(busName, expected = 0) {
       const events = buses.get(busName);
       if (!events) throw new Error(`no bus ${busName} on the local EventBridge`);
       // PutEvents is recorded before it is answered: only work still running in the background
       // (an abandoned export, say) can add events later, hence the wait.
-      const deadline = Date.now() + timeoutMs;
-      while (events.length < expected && Date.now() < deadline) await sleep(10);
+      const deadline = waitDeadline();
+      while (events.length < expected && Date.now() <= deadline) await pause(10);
       return events.splice(0);
     },
     close: () =>

@@ -16,6 +16,7 @@ import {
   type RestorePoint,
   SLOT_TOLERANCE_MS,
 } from "./freshness.ts";
+import type { AppRecoverability } from "./recoverability.ts";
 import { slotsBetween } from "./schedule.ts";
 import { environmentOf, type VerifyCheck, type VerifyFacts } from "./usecases/verify.ts";
 import type { CheckRecord } from "./usecases/verify-state.ts";
@@ -82,6 +83,8 @@ export interface StatusPageModel {
   bslPhase?: string;
   destination?: string;
   schedules: StatusScheduleModel[];
+  /** Recoverability per app (recoverability.ts); set by the caller, shown above the schedules. */
+  apps?: AppRecoverability[];
 }
 
 const ms = (t: string | undefined) => (t === undefined ? Number.NaN : Date.parse(t));
@@ -403,7 +406,24 @@ svg text.note{fill:#8c959f;font-style:italic}
 .legend{display:flex;flex-wrap:wrap;gap:14px;color:#59636e;font-size:12px;margin:0 0 16px}.legend span{display:inline-flex;align-items:center;gap:5px}
 .sw{display:inline-block;width:12px;height:10px;border-radius:2px}
 footer{color:#8c959f;font-size:12px}
+.apps td,.apps th{text-align:left;padding:2px 12px 2px 0;font-size:12.5px}.apps td.t{font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
 `;
+
+/** Per app: its recovery point (the oldest component's) and each component with its newest point. */
+function appsSection(apps: readonly AppRecoverability[]): string {
+  const rows = apps.map((app) => {
+    const parts = app.components
+      .map(
+        (c) =>
+          `<tr><td>${escapeHtml(c.label)}</td><td class="t">${c.at ? escapeHtml(c.at) : '<span class="muted">none</span>'}</td><td style="color:${STATE_COLOR[c.state] ?? "#59636e"}">${escapeHtml(c.state)}</td></tr>`,
+      )
+      .join("");
+    const point = app.recoveryPoint ? escapeHtml(app.recoveryPoint) : '<span class="reasons">none</span>';
+    const by = app.limitedBy ? ` <span class="muted">set by ${escapeHtml(app.limitedBy)}</span>` : "";
+    return `<h2>${escapeHtml(app.app)}</h2><p>Recovery point: <b>${point}</b>${by}</p><table class="apps"><tr><th>component</th><th>newest point</th><th>state</th></tr>${parts}</table>`;
+  });
+  return `<section class="schedule"><header><h2>Recoverability per app</h2><span class="meta">the oldest recovery point of each app</span></header>${rows.join("\n")}</section>`;
+}
 
 function legend(page: StatusPageModel): string {
   const items = (Object.keys(OUTCOME_COLOR) as BackupOutcome[])
@@ -456,6 +476,7 @@ export function renderStatusPage(page: StatusPageModel): string {
 <h1>kots-backup · ${escapeHtml(page.cluster)}</h1>
 <p class="sub">Generated ${escapeHtml(page.generatedAt)} · timeline ${escapeHtml(fmt(page.from))} → ${escapeHtml(fmt(page.to))} UTC${bsl}${dest}</p>
 ${banner}
+${page.apps && page.apps.length > 0 ? appsSection(page.apps) : ""}
 ${legend(page)}
 ${body}
 <footer>kots-backup status page. Times are UTC. Hover a mark for details.</footer>

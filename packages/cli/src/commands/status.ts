@@ -1,16 +1,39 @@
 // `kots-backup status [--html <file>]`: verify's picture for a person, read-only (no alert state is
 // written and nobody is paged). A table on the terminal; with --html, a self-contained page with a
-// timeline per schedule (expected slots vs backups vs exports). Exit 1 when any check is down.
+// timeline per schedule (expected slots vs backups vs exports). Both show recoverability per app: its
+// KOTS snapshot, its export and its external recovery points, the oldest being the app's recovery
+// point. Exit 1 when any check is down.
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { EnvironmentError, ExitCode } from "@kots-backup/core";
 import { parseDuration } from "@kots-backup/core/duration";
+import { type AppRecoverability, recoverabilityByApp } from "@kots-backup/core/recoverability";
 import { renderStatusPage, statusPageModel } from "@kots-backup/core/status-page";
-import { evaluateFacts, gatherFacts, verifyExitCode } from "@kots-backup/core/usecases/verify";
+import {
+  evaluateFacts,
+  gatherFacts,
+  type VerifyReport,
+  verifyExitCode,
+} from "@kots-backup/core/usecases/verify";
 import { externalCheckNames } from "@kots-backup/core/usecases/verify-external";
 import { type CheckRecord, checkRecordStore } from "@kots-backup/core/usecases/verify-state";
+import { escapeControl } from "../output.ts";
 import type { CommandAction } from "../program.ts";
 import { openVerifyEnvironment, renderReport } from "./verify.ts";
+
+/** Recoverability per app, one line per app and one indented line per component. */
+export function renderApps(apps: readonly AppRecoverability[]): string {
+  if (apps.length === 0) return "";
+  const lines = ["", "RECOVERABILITY (per app: the oldest of its recovery points)"];
+  for (const app of apps) {
+    const point = app.recoveryPoint ?? "none";
+    lines.push(`${app.app}: recovery point ${point}${app.limitedBy ? `, set by ${app.limitedBy}` : ""}`);
+    for (const c of app.components)
+      lines.push(`  ${c.label.padEnd(36)} ${(c.at ?? "-").padEnd(20)}  ${c.state}`);
+  }
+  // Labels name backups and points the cluster and the config named.
+  return lines.map(escapeControl).join("\n");
+}
 
 export interface StatusFlags {
   html?: string;
@@ -29,6 +52,7 @@ export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out
     for (const name of [...config.schedules.map((s) => s.name), ...externalCheckNames(config.external)])
       known.set(name, (await records.read(name))?.value);
     const { report } = evaluateFacts(facts, config.schedules, known);
+    const apps = recoverabilityByApp(config.schedules, config.external, report.checks);
     if (flags.html) {
       const path = resolve(flags.html);
       const model = statusPageModel(facts, config.schedules, report.checks, {
@@ -36,6 +60,7 @@ export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out
         destination: env.destination.location,
         records: known,
       });
+      model.apps = apps;
       try {
         writeFileSync(path, renderStatusPage(model));
       } catch (error) {
@@ -50,7 +75,10 @@ export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out
       }
       out.log("info", `status page written to ${path}`);
     }
-    out.result(report, renderReport);
+    out.result(
+      { ...report, apps },
+      (r: VerifyReport & { apps: AppRecoverability[] }) => `${renderReport(r)}${renderApps(r.apps)}`,
+    );
     return verifyExitCode(report) === 1 ? ExitCode.problem : ExitCode.ok;
   } finally {
     await env.close();
