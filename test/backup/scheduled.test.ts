@@ -183,8 +183,9 @@ interface ChildOutput {
 }
 
 describeWithMoto("exactly once per slot across processes (S3 state store on moto)", () => {
+  // 50 Node processes loading the whole stack: minutes of CPU on a loaded 2-core machine.
   it("50 concurrent scheduled invocations of one slot from separate processes start exactly one backup", {
-    timeout: 240_000,
+    timeout: 480_000,
   }, async () => {
     env = await openTestCluster();
     const t = env;
@@ -200,6 +201,7 @@ describeWithMoto("exactly once per slot across processes (S3 state store on moto
       schedule: "nightly",
       slot,
       sandboxNowMs: t.now().getTime(),
+      realNowMs: Date.now(),
     });
 
     const children = Array.from({ length: 50 }, () => {
@@ -209,23 +211,21 @@ describeWithMoto("exactly once per slot across processes (S3 state store on moto
       });
       let out = "";
       let err = "";
+      const ready = Promise.withResolvers<void>();
       child.stdout.on("data", (chunk: Buffer) => {
         out += chunk.toString();
+        if (out.startsWith("ready\n")) ready.resolve();
       });
       child.stderr.on("data", (chunk: Buffer) => {
         err += chunk.toString();
       });
       const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-      return { child, out: () => out, err: () => err, exited };
+      void exited.then(() => ready.resolve()); // a dead one is not waited for: its missing result fails the test
+      return { child, out: () => out, err: () => err, exited, ready: ready.promise };
     });
-    // All 50 loaded and connected before any of them races for the slot.
-    for (
-      let i = 0;
-      i < 3_000 && !children.every((c) => c.out().startsWith("ready\n") || c.child.exitCode !== null);
-      i++
-    ) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    // All 50 loaded and connected before any of them races for the slot (however long a busy machine
+    // takes to start them).
+    await Promise.all(children.map((c) => c.ready));
     for (const c of children) c.child.stdin.write("go\n");
     const codes = await Promise.all(children.map((c) => c.exited));
     const outputs: ChildOutput[] = children.map((c, i) => {
