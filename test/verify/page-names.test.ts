@@ -5,6 +5,8 @@ import { describeEvent, plainText } from "@kots-backup/adapters/alerts/messages"
 import { slackMessage } from "@kots-backup/adapters/alerts/slack";
 import type { KotsBackupEvent } from "@kots-backup/core";
 import { shellArg } from "@kots-backup/core/runbook";
+import { aBackup } from "@kots-backup/core/testing";
+import { backupEndedEvent } from "@kots-backup/core/usecases/follow";
 import { runVerify } from "@kots-backup/core/usecases/verify";
 import { describe, expect, it } from "vitest";
 import { at, harness, schedule, writeManifest } from "./support.ts";
@@ -66,6 +68,18 @@ describe("a Check Down names the backup it is about", () => {
     expect(shellArg(weird)).toBe("$'x\\x60id\\x60$(reboot)\\';\\nrm -rf /'");
     for (const line of [...describeEvent(event).nextSteps, String(event.detail.message)])
       expect(line).not.toMatch(/[\n\r]/);
+  });
+});
+
+describe("Backup Failed", () => {
+  it("core's message quotes a name that is not a Kubernetes name in its commands", () => {
+    const weird = "bad\nname";
+    const backup = aBackup(weird).instance().phase("Failed").completedAt(at("2026-03-02T02:10:00Z")).build();
+    const event = backupEndedEvent("prod", backup, { schedule: "nightly" }, at("2026-03-02T02:11:00Z"));
+    const message = String(event.detail.message);
+    expect(message).toContain("`velero backup logs $'bad\\nname'`");
+    expect(message).not.toMatch(/[\n\r]/);
+    expect(describeEvent(event).nextSteps.join("\n")).toContain("`velero backup logs $'bad\\nname'`");
   });
 });
 

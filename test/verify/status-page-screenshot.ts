@@ -55,7 +55,7 @@ await writeManifest(
   new Date("2026-10-22T08:40:00Z"),
   731 * 1024 * 1024,
 );
-for (const slot of slotsBetween(hourly, new Date(from), now)) {
+for (const slot of slotsBetween(hourly, new Date("2026-10-22T12:00:00Z"), now)) {
   const at = slot.getTime();
   let phase = "Completed";
   if (at === Date.parse("2026-10-25T05:00:00Z")) phase = "Failed";
@@ -77,18 +77,20 @@ facts.silences = [
     createdAt: "2026-10-27T09:00:00Z",
   },
 ];
-const firstSeen = {
-  state: "up" as const,
-  since: "2026-10-01T00:00:00Z",
-  reasons: [],
-  firstSeenAt: "2026-10-01T00:00:00Z",
-};
+const seen = (at: string) => ({ state: "up" as const, since: at, reasons: [], firstSeenAt: at });
 const schedules = [nightly, hourly, weekly];
-const { report } = evaluateFacts(facts, schedules, new Map(schedules.map((s) => [s.name, firstSeen])));
+// app-hourly was added to the config on 2026-10-22: its slots before are drawn "not monitored".
+const records = new Map([
+  ["nightly", seen("2026-10-01T00:00:00Z")],
+  ["app-hourly", seen("2026-10-22T12:00:00Z")],
+  ["weekly-archive", seen("2026-10-01T00:00:00Z")],
+]);
+const { report } = evaluateFacts(facts, schedules, records);
 const html = renderStatusPage(
   statusPageModel(facts, schedules, report.checks, {
     windowMs: 7 * DAY,
     destination: "s3://acme-kots-exports/prod",
+    records,
   }),
 );
 const root = join(import.meta.dirname, "..", "..");

@@ -9,6 +9,7 @@
 import { DetailType, dedupKey, type KotsBackupEvent } from "../events.ts";
 import { followedKey } from "../export-layout.ts";
 import type { KotsCluster, ObjectStore } from "../ports.ts";
+import { shellArg } from "../runbook.ts";
 import { ClaimOutcome, type SlotClaim } from "../state.ts";
 import { FAILED_PHASES, isTerminalPhase, phaseOf, type VeleroBackup } from "../velero.ts";
 import { hasOnly, readVersionedJson, writeJsonIf } from "./stored-json.ts";
@@ -102,7 +103,7 @@ export function backupEndedEvent(
       ...(failed ? { reasons: ["failed"] } : {}),
       dedupKey: dedupKey(cluster, context.schedule),
       message: failed
-        ? `Backup ${name} ended ${phase} (${backup.status?.errors ?? 0} errors${why}). Check it with \`velero backup describe ${name} --details\` and \`velero backup logs ${name}\`.`
+        ? `Backup ${shellArg(name)} ended ${phase} (${backup.status?.errors ?? 0} errors${why}). Check it with \`velero backup describe ${shellArg(name)} --details\` and \`velero backup logs ${shellArg(name)}\`.`
         : `Backup ${name} completed.`,
     },
   };

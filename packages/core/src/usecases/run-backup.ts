@@ -25,6 +25,7 @@ import {
 import { EnvironmentError, InputError } from "../errors.ts";
 import { DetailType, dedupKey, type KotsBackupEvent } from "../events.ts";
 import type { KotsCluster } from "../ports.ts";
+import { shellArg } from "../runbook.ts";
 import { ClaimOutcome, type SlotClaim } from "../state.ts";
 import { FAILED_PHASES, KotsStatus, kotsStatusOf, phaseOf, type VeleroBackup } from "../velero.ts";
 import type { Emit, SlotClaimStore, UseCaseLog } from "./ports.ts";
@@ -321,7 +322,7 @@ export async function runBackup(input: RunBackupInput, deps: RunBackupDeps): Pro
         ...(failed ? { reasons: ["failed"] } : {}),
         phase,
         message: failed
-          ? `Backup ${final.metadata.name} ended ${phase} (${final.status?.errors ?? 0} errors${final.status?.failureReason ? `: ${final.status.failureReason}` : ""}). Check it with \`velero backup describe ${final.metadata.name} --details\`.`
+          ? `Backup ${shellArg(final.metadata.name)} ended ${phase} (${final.status?.errors ?? 0} errors${final.status?.failureReason ? `: ${final.status.failureReason}` : ""}). Check it with \`velero backup describe ${shellArg(final.metadata.name)} --details\` and \`velero backup logs ${shellArg(final.metadata.name)}\`.`
           : `Backup ${final.metadata.name} completed.`,
       });
     }
