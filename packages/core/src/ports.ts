@@ -42,6 +42,54 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   delete(key: string): Promise<void>;
   setTags(key: string, tags: Record<string, string>): Promise<void>;
+
+  // --- Optional capabilities. A store has one only when it does better than the general path;
+  // callers ask for the member, never for the store's class.
+
+  /**
+   * Why this store cannot hold `key`, or undefined: the key rule every store applies, plus its own
+   * limits (a local folder: 255-byte file names, 4095-byte paths). Without it, only the shared rule.
+   */
+  keyProblem?(key: string): string | undefined;
+  /** Whether `copyFrom` can copy objects of `source` without their bytes passing through this process. */
+  canCopyFrom?(source: ObjectStore): boolean;
+  /**
+   * Copies `source`'s `sourceKey` to this store's `destKey` server-side (only when `canCopyFrom(source)`);
+   * the answer's `sha256` is the source's or the one the store computed while copying, when known.
+   */
+  copyFrom?(
+    source: ObjectStore,
+    sourceKey: string,
+    destKey: string,
+    options?: ServerSideCopyOptions,
+  ): Promise<ObjectInfo>;
+  /**
+   * The checksums the store itself computed over the whole stored object (never metadata a writer
+   * supplied), or undefined when the object is missing. Without it, an object is verified by reading it
+   * back and hashing it.
+   */
+  statedChecksums?(key: string): Promise<StatedChecksums | undefined>;
+}
+
+/** What a store states about a whole object it holds (`statedChecksums`). */
+export interface StatedChecksums {
+  size: number;
+  /** Hex SHA-256 of the whole object, when the store computed one. */
+  sha256?: string;
+  /** Base64 CRC-32 of the whole object, when the store computed one (S3 multipart uploads). */
+  crc32?: string;
+}
+
+/** Tuning of a server-side copy (`copyFrom`). */
+export interface ServerSideCopyOptions {
+  /** Objects larger than this are copied in parts (S3: UploadPartCopy; default and maximum 5 GiB). */
+  multipartThreshold?: number;
+  /** Part size of a copy in parts (S3: default 256 MiB, raised to fit 10,000 parts). */
+  partSize?: number;
+  /** Parts copied in parallel (default 4). */
+  queueSize?: number;
+  /** Create only: fail with PreconditionFailedError when the destination exists. */
+  ifNoneMatch?: boolean;
 }
 
 // --- The cluster port (issue #4): what the backup use cases need from Kubernetes + kotsadm. -------

@@ -34,6 +34,7 @@ import {
   type ObjectInfo,
   type ObjectStore,
   ProblemError,
+  type ServerSideCopyOptions,
   type WrittenObject,
 } from "@kots-backup/core";
 import {
@@ -74,9 +75,7 @@ import {
 } from "../kube/download-request.ts";
 import { ChecksumMismatchError } from "../store/errors.ts";
 import { keyProblem } from "../store/keys.ts";
-import { LocalFolderStore } from "../store/local-folder.ts";
-import { type S3CopyOptions, S3Store } from "../store/s3.ts";
-import { contentCheckFor, type Expected, metered, statedOrHashed, verifyStored } from "./integrity.ts";
+import { contentCheckFor, expectedOf, metered, statedOrHashed, verifyOrRemove } from "./integrity.ts";
 
 export type ExportScopeChoice = "auto" | "full" | "manifests";
 
@@ -127,10 +126,13 @@ export interface ExportDeps {
   source?: ExportSource;
   /** Why `source` is absent (for the auto-scope message). */
   sourceUnavailable?: string;
-  /** Source and destination are on the same S3 endpoint and account: copy server-side. */
+  /**
+   * Source and destination are on the same endpoint and account (the configuration says so): copy
+   * server-side when the destination can copy from the source (its `canCopyFrom`).
+   */
   serverSideCopy?: boolean;
   /** Server-side copy tuning (multipart threshold and part size; defaults: 5 GiB, 256 MiB). */
-  copyOptions?: S3CopyOptions;
+  copyOptions?: ServerSideCopyOptions;
   /** DownloadRequests (manifests scope). */
   downloads?: DownloadSource;
   /** kotsadm's `GET /api/v1/download?slug=` (configApps). */
@@ -717,7 +719,7 @@ function setAsideUncopyable(
 function uncopyable(sourceKey: string, destKey: string, dest: ObjectStore): string | undefined {
   const source = keyProblem(sourceKey);
   if (source) return `not a valid object key (${source})`;
-  const destination = dest instanceof LocalFolderStore ? dest.keyProblem(destKey) : keyProblem(destKey);
+  const destination = dest.keyProblem ? dest.keyProblem(destKey) : keyProblem(destKey);
   if (destination) return `${dest.location} cannot store it (${destination})`;
   return undefined;
 }
@@ -901,7 +903,7 @@ async function copyFromBslChecked(
       };
     }
   }
-  if (deps.serverSideCopy && source instanceof S3Store && dest instanceof S3Store) {
+  if (deps.serverSideCopy && dest.copyFrom && dest.canCopyFrom?.(source)) {
     const sourceSha = await statedOrHashed(source, sourceKey, sourceInfo.sha256);
     const copied = await dest.copyFrom(source, sourceKey, item.destKey, deps.copyOptions ?? {});
     report(sourceInfo.size);
@@ -1009,26 +1011,6 @@ async function copyFromDownload(
       fix: "re-run the export; if it repeats, check the network path to the object store behind the BSL",
     },
   );
-}
-
-/** What a store's `put` says it wrote, as the account a verification compares the destination with. */
-function expectedOf(written: WrittenObject): Expected {
-  return { sha256: written.sha256 ?? "", size: written.size, crc32: written.crc32 };
-}
-
-async function verifyOrRemove(
-  dest: ObjectStore,
-  key: string,
-  expected: Expected,
-  check: ReturnType<typeof contentCheckFor>,
-): Promise<void> {
-  try {
-    await verifyStored(dest, key, expected, check);
-  } catch (error) {
-    // A destination object that failed its check must not be mistaken for a good one by a re-run.
-    await dest.delete(key).catch(() => {});
-    throw error;
-  }
 }
 
 async function putVerified(

@@ -8,7 +8,8 @@
 //     source hash  = SHA-256 computed while streaming the source; when the source states a SHA-256
 //                    (S3 full-object checksum, the memory/local store's own) the stream must hash to
 //                    it, else the write is refused before it commits (no object, no open upload).
-//     destination  = S3: HEAD with ChecksumMode=ENABLED gives a FULL_OBJECT ChecksumSHA256 that S3
+//     destination  = the store's statedChecksums, when it has them. S3: HEAD with ChecksumMode=ENABLED
+//                    gives a FULL_OBJECT ChecksumSHA256 that S3
 //                    computed and validated on the bytes it received (single-part PutObject). A
 //                    multipart upload has no full-object SHA-256; it is made with ChecksumType
 //                    FULL_OBJECT CRC32, so S3 states a CRC-32 of the whole object, compared with the
@@ -40,7 +41,7 @@
 // `state/mirror/…`): when the source lists the same ETag and size as the version copied and verified
 // before, and the destination lists the same ETag as the object verified then, the blob is skipped
 // from the two listings alone (no HEAD, no read); anything else takes the rule above.
-// Write order (engine.ts): Velero's BSL sync lists a backup by `backups/<name>/velero-backup.json`, so
+// Write order (core/export/plan.ts, withdraw.ts): Velero's BSL sync lists a backup by `backups/<name>/velero-backup.json`, so
 // an export must not look restorable before it is whole. Repository blobs and every other object of
 // the backup are written and verified first; `velero-backup.json` is the last Velero object written,
 // and the kots-backup manifest (`manifests/<name>.json`) last of all. After a failure
@@ -48,15 +49,13 @@
 // (repository blobs stay: each verified on its own, shared, and in the mirror index); nothing is
 // removed when a valid manifest is present, and nothing is ever removed from the source. A crash
 // (no clean-up) therefore leaves either no `velero-backup.json` or a backup whose objects all verified.
-// Source objects whose key cannot be copied: in the backup's folder the export fails before writing;
-// in a repository they are skipped, with a warning and a `skipped` entry in the manifest.
+// Source objects whose key cannot be copied (the shared key rule, or the destination's keyProblem):
+// in the backup's folder the export fails before writing; in a repository they are skipped, with a warning and a `skipped` entry in the manifest.
 import { createHash, type Hash } from "node:crypto";
 import { type Readable, Transform, type TransformCallback, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { type ObjectStore, ProblemError } from "@kots-backup/core";
-import { S3Store } from "../store/s3.ts";
+import { type ObjectStore, ProblemError, type WrittenObject } from "@kots-backup/core";
 import { checkVeleroTarball, type TarballReport } from "../tarball.ts";
 
 /**
@@ -156,41 +155,11 @@ export async function readBack(
   return { sha256: meter.sha256 ?? "", size: meter.bytes };
 }
 
-/**
- * The checksums an S3 object store computed itself over a whole object (HEAD, ChecksumMode ENABLED):
- * a full-object SHA-256 (hex) or CRC-32 (base64), if it states one.
- */
-export async function s3FullObjectChecksums(
-  store: S3Store,
-  key: string,
-): Promise<{ size: number; sha256?: string; crc32?: string } | undefined> {
-  try {
-    const out = await store.client.send(
-      new HeadObjectCommand({ Bucket: store.bucket, Key: store.fullKey(key), ChecksumMode: "ENABLED" }),
-    );
-    const size = out.ContentLength ?? 0;
-    // Without a stated type, a "-<parts>" suffix on the checksum or the ETag marks a composite one.
-    const composite =
-      out.ChecksumType === "COMPOSITE" ||
-      (out.ChecksumType !== "FULL_OBJECT" && /-\d+"?$/.test(out.ETag ?? ""));
-    if (composite) return { size };
-    const stated: { size: number; sha256?: string; crc32?: string } = { size };
-    const sha256 = out.ChecksumSHA256 ? Buffer.from(out.ChecksumSHA256, "base64") : undefined;
-    if (sha256?.length === 32 && !out.ChecksumSHA256?.includes("-")) stated.sha256 = sha256.toString("hex");
-    if (out.ChecksumCRC32 && !out.ChecksumCRC32.includes("-")) stated.crc32 = out.ChecksumCRC32;
-    return stated;
-  } catch (error) {
-    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404)
-      return undefined;
-    throw error;
-  }
-}
-
 export interface Verification {
   sha256: string;
   size: number;
-  /** How the destination's account was obtained. */
-  how: "s3-full-object-checksum" | "s3-full-object-crc32" | "read-back";
+  /** How the destination's account was obtained: a checksum the store states (statedChecksums), or read back. */
+  how: "stated-sha256" | "stated-crc32" | "read-back";
 }
 
 /** The source's account of the bytes written: size and SHA-256, and the CRC-32 when the write computed one. */
@@ -212,20 +181,20 @@ export async function verifyStored(
   onBytes?: (n: number) => void,
 ): Promise<Verification> {
   let result: Verification | undefined;
-  if (check === undefined && store instanceof S3Store) {
-    const stated = await s3FullObjectChecksums(store, key);
+  if (check === undefined && store.statedChecksums) {
+    const stated = await store.statedChecksums(key);
     if (stated?.sha256) {
-      result = { sha256: stated.sha256, size: stated.size, how: "s3-full-object-checksum" };
+      result = { sha256: stated.sha256, size: stated.size, how: "stated-sha256" };
     } else if (stated?.crc32 && expected.crc32) {
       if (stated.crc32 !== expected.crc32 || stated.size !== expected.size) {
         throw new ProblemError(
           "export-verification-failed",
-          `${key} in ${store.location} does not match the bytes sent: stored ${stated.size} bytes with CRC-32 ${stated.crc32} (S3's full-object checksum), sent ${expected.size} bytes with CRC-32 ${expected.crc32}`,
+          `${key} in ${store.location} does not match the bytes sent: stored ${stated.size} bytes with CRC-32 ${stated.crc32} (the store's own full-object checksum), sent ${expected.size} bytes with CRC-32 ${expected.crc32}`,
           { fix: "re-run the export; if it repeats, the destination or the network corrupts data" },
         );
       }
       // The bytes S3 holds are the ones sent, which hashed to the source's SHA-256.
-      result = { sha256: expected.sha256, size: stated.size, how: "s3-full-object-crc32" };
+      result = { sha256: expected.sha256, size: stated.size, how: "stated-crc32" };
     }
   }
   if (!result) {
@@ -258,6 +227,26 @@ export async function verifyStored(
     );
   }
   return result;
+}
+
+/** What a store's `put` says it wrote, as the account a verification compares the destination with. */
+export function expectedOf(written: WrittenObject): Expected {
+  return { sha256: written.sha256 ?? "", size: written.size, crc32: written.crc32 };
+}
+
+/** verifyStored; a destination object that fails is removed, so that a re-run never takes it for a good one. */
+export async function verifyOrRemove(
+  store: ObjectStore,
+  key: string,
+  expected: Expected,
+  check: ContentCheck,
+): Promise<void> {
+  try {
+    await verifyStored(store, key, expected, check);
+  } catch (error) {
+    await store.delete(key).catch(() => {});
+    throw error;
+  }
 }
 
 /** The SHA-256 a store states for an object it holds, or, failing that, the object read back and hashed. */

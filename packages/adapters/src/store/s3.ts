@@ -55,6 +55,8 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
+  type ServerSideCopyOptions,
+  type StatedChecksums,
   type WrittenObject,
 } from "@kots-backup/core";
 import { ChecksumMismatchError, NotFoundError, PreconditionFailedError } from "./errors.ts";
@@ -87,17 +89,6 @@ export interface S3StoreOptions {
   partSize?: number;
   /** Parts uploaded in parallel for streamed uploads (default 3: with the part being filled, 32 MiB of buffers). */
   queueSize?: number;
-}
-
-export interface S3CopyOptions {
-  /** Objects larger than this are copied with multipart UploadPartCopy (default and maximum 5 GiB). */
-  multipartThreshold?: number;
-  /** Part size of a multipart copy (default 256 MiB, raised to fit 10,000 parts). */
-  partSize?: number;
-  /** Parts copied in parallel (default 4). */
-  queueSize?: number;
-  /** Create only: fail with PreconditionFailedError when the destination exists. */
-  ifNoneMatch?: boolean;
 }
 
 export interface MultipartUploadInfo {
@@ -315,7 +306,15 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  // --- extras, not on the ObjectStore port ---------------------------------------------------------
+  // --- optional capabilities of the ObjectStore port ------------------------------------------------
+
+  /**
+   * Another S3 store: CopyObject and UploadPartCopy name its bucket and key. Whether this store's
+   * endpoint and credentials can read it is the configuration's to say (export.bsl), not the store's.
+   */
+  canCopyFrom(source: ObjectStore): source is S3Store {
+    return source instanceof S3Store;
+  }
 
   /**
    * Server-side copy of `source`'s `sourceKey` to this store's `destKey`; the bytes never pass through
@@ -326,11 +325,18 @@ export class S3Store implements ObjectStore {
    * the source's SHA-256 is carried in `x-amz-meta-sha256`. A failed multipart copy is aborted.
    */
   async copyFrom(
-    source: S3Store,
+    source: ObjectStore,
     sourceKey: string,
     destKey: string,
-    options: S3CopyOptions = {},
+    options: ServerSideCopyOptions = {},
   ): Promise<ObjectInfo> {
+    if (!this.canCopyFrom(source)) {
+      throw new InputError(
+        "copy-unsupported",
+        `${this.location} cannot copy server-side from ${source.location}: not an S3 store`,
+        { fix: "stream the object (get, then put) instead" },
+      );
+    }
     checkKey(sourceKey, source.location);
     checkKey(destKey, this.location);
     let src: HeadObjectCommandOutput;
@@ -385,6 +391,31 @@ export class S3Store implements ObjectStore {
       throw this.s3Error("copy", error, destKey);
     }
   }
+
+  /**
+   * The checksums S3 computed itself over the whole object (HEAD with ChecksumMode ENABLED): a
+   * full-object SHA-256 (hex) or CRC-32 (base64), if it states one; never `x-amz-meta-sha256`, which a
+   * writer supplied. A composite (multipart, hash-of-parts) checksum is not the object's: only the size.
+   */
+  async statedChecksums(key: string): Promise<StatedChecksums | undefined> {
+    checkKey(key, this.location);
+    try {
+      const out = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), ChecksumMode: "ENABLED" }),
+      );
+      const stated: StatedChecksums = { size: out.ContentLength ?? 0 };
+      if (isComposite(out.ChecksumType, out.ETag)) return stated;
+      const sha256 = fullObjectSha256(out.ChecksumSHA256, out.ChecksumType, out.ETag);
+      if (sha256) stated.sha256 = sha256;
+      if (out.ChecksumCRC32 && !out.ChecksumCRC32.includes("-")) stated.crc32 = out.ChecksumCRC32;
+      return stated;
+    } catch (error) {
+      if (httpStatus(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  // --- extras, not on the ObjectStore port ---------------------------------------------------------
 
   /** Multipart uploads in progress under `prefix` (relative to the store's prefix). */
   async listMultipartUploads(prefix = ""): Promise<MultipartUploadInfo[]> {
@@ -462,7 +493,7 @@ export class S3Store implements ObjectStore {
     copySource: string,
     destKey: string,
     sourceSha256: string | undefined,
-    options: S3CopyOptions,
+    options: ServerSideCopyOptions,
   ): Promise<ObjectInfo> {
     const size = src.ContentLength ?? 0;
     const partSize = copyPartSize(size, options.partSize);
@@ -567,11 +598,15 @@ function fullObjectSha256(
   type: ChecksumType | string | undefined,
   etag: string | undefined,
 ): string | undefined {
-  if (!checksum) return undefined;
-  if (type === "COMPOSITE") return undefined;
-  if (type !== "FULL_OBJECT" && (checksum.includes("-") || /-\d+"?$/.test(etag ?? ""))) return undefined;
+  if (!checksum || isComposite(type, etag)) return undefined;
+  if (type !== "FULL_OBJECT" && checksum.includes("-")) return undefined;
   const bytes = Buffer.from(checksum, "base64");
   return bytes.length === 32 ? bytes.toString("hex") : undefined;
+}
+
+/** A composite (hash-of-parts) checksum: said so, or, when S3 does not say, a "-<parts>" ETag suffix. */
+function isComposite(type: ChecksumType | string | undefined, etag: string | undefined): boolean {
+  return type === "COMPOSITE" || (type !== "FULL_OBJECT" && /-\d+"?$/.test(etag ?? ""));
 }
 
 function copyPartSize(size: number, requested: number | undefined): number {
