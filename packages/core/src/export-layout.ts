@@ -78,6 +78,20 @@ export function veleroBackupKeys(name: string): {
   };
 }
 
+/** Where an object of the source BSL is exported: the same key under `velero/` (Velero's layout repeated). */
+export function exportedKey(sourceKey: string): string {
+  return `${VELERO_ROOT}${sourceKey}`;
+}
+
+/** The source BSL key of a key under `velero/` (the inverse of exportedKey). */
+export function bslKeyOf(key: string): string {
+  if (!key.startsWith(VELERO_ROOT)) throw new Error(`${key} is not under ${VELERO_ROOT}`);
+  return key.slice(VELERO_ROOT.length);
+}
+
+/** `velero/kopia/`, `velero/restic/`: the exported file-system-backup repositories. */
+export const REPOSITORY_PREFIXES = REPOSITORY_FOLDERS.map((folder) => `${VELERO_ROOT}${folder}/`);
+
 /** `manifests/<name>.json`: the export's manifest, written last. */
 export function manifestKey(name: string): string {
   return `${MANIFESTS_ROOT}${checked(name, NAME, "backup name")}.json`;

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { planRetention, type RetainedExport } from "./retention.ts";
+import type { ExportManifest } from "./export-layout.ts";
+import { expirableExports, planRetention, type RetainedExport } from "./retention.ts";
 
 const full = (backup: string, day: number, verified = true): RetainedExport => ({
   backup,
@@ -53,5 +54,56 @@ describe("planRetention", () => {
         },
       ),
     );
+  });
+});
+
+describe("expirableExports", () => {
+  const manifest = (backup: string, fields: Partial<ExportManifest> = {}): ExportManifest => ({
+    formatVersion: 1,
+    backup,
+    type: "full",
+    scope: "full",
+    volumeData: "included",
+    source: { cluster: "prod" },
+    phase: "Completed",
+    partiallyFailed: false,
+    exportStartedAt: "2026-06-01T00:00:00.000Z",
+    exportedAt: "2026-06-01T00:00:00.000Z",
+    objects: [
+      { key: `velero/backups/${backup}/${backup}.tar.gz`, size: 1, sha256: "a".repeat(64) },
+      { key: "velero/kopia/ns/shared-blob", size: 1, sha256: "b".repeat(64) },
+      { key: `velero/backups/${backup}/velero-backup.json`, size: 1, sha256: "c".repeat(64) },
+    ],
+    totals: { objects: 3, bytes: 3 },
+    ...fields,
+  });
+
+  it("tags the backup's own objects and its manifest, never the shared repository blobs", () => {
+    const expirable = expirableExports(
+      [
+        manifest("old", { completedAt: "2026-05-01T00:00:00.000Z" }),
+        manifest("new", { completedAt: "2026-05-02T00:00:00.000Z" }),
+      ],
+      1,
+    );
+    expect(expirable).toEqual([
+      {
+        backup: "old",
+        objectKeys: ["velero/backups/old/old.tar.gz", "velero/backups/old/velero-backup.json"],
+        manifestKey: "manifests/old.json",
+      },
+    ]);
+  });
+
+  it("orders by the backup's completion, else by when it was exported, per kind", () => {
+    const expirable = expirableExports(
+      [
+        manifest("undated", { exportedAt: "2026-05-03T00:00:00.000Z" }),
+        manifest("dated", { completedAt: "2026-05-02T00:00:00.000Z" }),
+        manifest("app-old", { type: "partial", app: "a", completedAt: "2026-01-01T00:00:00.000Z" }),
+      ],
+      1,
+    );
+    expect(expirable.map((e) => e.backup)).toEqual(["dated"]);
   });
 });

@@ -4,6 +4,8 @@
 // full disaster-recovery copies out. Unverified exports are never tagged: nothing proves the newer
 // copies are good, so a person decides (doctor reports them).
 import type { BackupType } from "./backups.ts";
+import { isBackupObject } from "./export/plan.ts";
+import { type ExportManifest, manifestKey } from "./export-layout.ts";
 
 export const EXPIRABLE_TAG = { key: "kots-backup/expirable", value: "true" } as const;
 
@@ -45,4 +47,40 @@ export function planRetention(exports: readonly RetainedExport[], keepLast: numb
       (index < Math.max(1, keepLast) ? plan.keep : plan.expirable).push(e.backup);
   }
   return plan;
+}
+
+/** What retention tags on an export: the backup's own objects and its manifest. */
+export interface ExpirableExport {
+  backup: string;
+  /** The backup's objects under `velero/backups/<name>/` (repository blobs are shared: never tagged). */
+  objectKeys: string[];
+  manifestKey: string;
+}
+
+/**
+ * Retention over the verified exports at the destination (their manifests): the exports beyond the
+ * newest `keepLast` of their kind, and the keys to tag on each.
+ */
+export function expirableExports(manifests: readonly ExportManifest[], keepLast: number): ExpirableExport[] {
+  const plan = planRetention(
+    manifests.map((m) => ({
+      backup: m.backup,
+      type: m.type,
+      ...(m.app ? { app: m.app } : {}),
+      completedAt: m.completedAt ?? m.exportedAt,
+      verified: true,
+    })),
+    keepLast,
+  );
+  const expirable: ExpirableExport[] = [];
+  for (const backup of plan.expirable) {
+    const manifest = manifests.find((m) => m.backup === backup);
+    if (!manifest) continue;
+    expirable.push({
+      backup,
+      objectKeys: manifest.objects.map((o) => o.key).filter((key) => isBackupObject(key, backup)),
+      manifestKey: manifestKey(backup),
+    });
+  }
+  return expirable;
 }
