@@ -6,13 +6,16 @@
 //   2. the simulated Velero is broken: the next scheduled backup fails, the check goes down and the
 //      alert is delivered (to this terminal and to a local webhook receiver the demo starts);
 //   3. Velero recovers: the next backup completes and the alert resolves (Check Up);
-//   4. the HTML status page is written and its path printed;
-//   5. the restore drill (`kots-backup drill`) reads each newest export as Velero's restore would.
+//   4. what the snapshot does not hold: the app's database dump (an external `command` recovery point,
+//      a real script reading the time of the newest dump) goes stale when its cron stops, pages, and
+//      recovers when the cron runs again;
+//   5. the HTML status page is written and its path printed (with the app's recovery point);
+//   6. the restore drill (`kots-backup drill`) reads each newest export as Velero's restore would.
 // The demo's schedule fires every 10 seconds. The public config accepts only 5-field crons (what
 // EventBridge Scheduler can run), so the config says `* * * * *` and the daemon's scheduler is given
 // an internal 6-field croner override (`*/10 * * * * *`); verify still reads the config's cron.
 // Stops by itself (or on Ctrl-C) and exits 0 when every step was seen, 1 otherwise.
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -26,6 +29,7 @@ import type { KotsBackupEvent } from "@kots-backup/core";
 import { parseConfig } from "@kots-backup/core/config";
 import { secondsCronSlots } from "@kots-backup/core/daemon-plan";
 import { parseDuration } from "@kots-backup/core/duration";
+import { recoverabilityByApp } from "@kots-backup/core/recoverability";
 import { renderStatusPage, statusPageModel } from "@kots-backup/core/status-page";
 import type { VerifyRun } from "@kots-backup/core/usecases/verify";
 import { startSandbox } from "@kots-backup/sandbox";
@@ -93,6 +97,17 @@ await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
 const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/kots-backup-alerts`;
 process.env["KOTS_BACKUP_DEMO_WEBHOOK_URL"] = webhookUrl;
 
+// The app's database dump, outside the cluster: a "cron" (a timer here) writes the time of each new dump
+// to a file, and the external `command` recovery point is a real script that prints it.
+const dumpFile = join(dir, "newest-dump");
+const dumpNow = () => writeFileSync(dumpFile, `${new Date().toISOString()}\n`);
+dumpNow();
+let dumpCron: NodeJS.Timeout | undefined = setInterval(dumpNow, 1_000);
+const dumpProbe = join(dir, "newest-dump.sh");
+writeFileSync(dumpProbe, `#!/bin/sh\nexec cat ${dumpFile}\n`);
+chmodSync(dumpProbe, 0o755);
+const DUMP_CHECK = "external:orders-dump";
+
 const document = {
   cluster: { name: "demo", kubeconfig: sandbox.kubeconfigPath },
   schedules: [
@@ -108,6 +123,9 @@ const document = {
   export: { destination: `file://${dataDir}` },
   alerts: { webhook: { url: "env:KOTS_BACKUP_DEMO_WEBHOOK_URL" } },
   daemon: { verifyInterval: "2s" },
+  external: [
+    { kind: "command", name: "orders-dump", app: "orders", command: [dumpProbe], period: "6s", grace: "4s" },
+  ],
 };
 const configPath = join(dir, "kots-backup.yaml");
 writeFileSync(configPath, stringify(document));
@@ -121,6 +139,9 @@ say(`destination ${dataDir}`);
 say(`alerts      this terminal, and a webhook receiver at ${webhookUrl}`);
 say(
   `schedule    demo-full: every 10 s (internal seconds-level override "${SECONDS_CRON}"; the config's cron is 5-field)`,
+);
+say(
+  `external    orders-dump: ${dumpProbe} prints the newest dump's time (a dump every 1 s; period 6 s, grace 4 s)`,
 );
 
 const terminal: Channel = {
@@ -141,9 +162,20 @@ const connection = await connect({ kind: "kubeconfig", file: sandbox.kubeconfigP
 const cluster = new KubeKotsCluster(connection, { name: config.cluster.name });
 const destination = new LocalFolderStore(dataDir);
 
-type Stage = "first-backup" | "broken" | "recovering" | "done";
+type Stage = "first-backup" | "broken" | "recovering" | "dump-stale" | "dump-recovering" | "done";
 let stage: Stage = "first-backup";
-const seen = { completed: "", exported: "", failed: "", down: false, up: false, recovered: "" };
+const seen = {
+  completed: "",
+  exported: "",
+  failed: "",
+  down: false,
+  up: false,
+  recovered: "",
+  dumpDown: false,
+  dumpUp: false,
+};
+const delivered = (detailType: string, check: string) =>
+  received.some((r) => r.detailType === detailType && r.schedule === check);
 let lastRun: VerifyRun | undefined;
 
 const onEvent = (event: DaemonEvent) => {
@@ -233,8 +265,35 @@ const onEvent = (event: DaemonEvent) => {
           say(
             "STEP 3 done: the next backup completed and was exported; the alert resolved (Check Up delivered).",
           );
-          stage = "done";
-          controller.abort();
+          write("");
+          say("STEP 4: the app's database dump cron stops: its external recovery point goes stale.");
+          clearInterval(dumpCron);
+          dumpCron = undefined;
+          stage = "dump-stale";
+        }
+      } else if (stage === "dump-stale" || stage === "dump-recovering") {
+        const dump = event.run.report.checks.find((c) => c.name === DUMP_CHECK);
+        const dumpReasons = dump?.reasons.length ? ` (${dump.reasons.join(", ")})` : "";
+        if (stage === "dump-stale" && dump?.state === "down") {
+          if (!seen.dumpDown)
+            say(`verify: check ${DUMP_CHECK} is DOWN${dumpReasons}; newest dump ${dump.lastSuccessAt}`);
+          seen.dumpDown = true;
+          if (delivered("Check Down", DUMP_CHECK)) {
+            say("  the dump cron runs again.");
+            dumpNow();
+            dumpCron = setInterval(dumpNow, 1_000);
+            stage = "dump-recovering";
+          }
+        } else if (stage === "dump-recovering" && dump?.state === "up") {
+          if (!seen.dumpUp) say(`verify: check ${DUMP_CHECK} is up again; newest dump ${dump.lastSuccessAt}`);
+          seen.dumpUp = true;
+          if (delivered("Check Up", DUMP_CHECK)) {
+            say(
+              "STEP 4 done: the stale dump paged once (Check Down) and resolved once (Check Up), like a schedule.",
+            );
+            stage = "done";
+            controller.abort();
+          }
         }
       }
       break;
@@ -274,6 +333,7 @@ write("");
 say("STEP 1: waiting for the first scheduled slot (at most 10 s).");
 const summary = await daemon.run(controller.signal);
 clearTimeout(deadline);
+clearInterval(dumpCron);
 process.off("SIGINT", interrupt);
 process.off("SIGTERM", interrupt);
 
@@ -285,8 +345,13 @@ if (lastRun) {
     windowMs: 10 * 60_000,
     destination: destination.location,
   });
+  model.apps = recoverabilityByApp(config.schedules, config.external, lastRun.report.checks);
   writeFileSync(statusPath, renderStatusPage(model));
-  say(`STEP 4: status page written: ${statusPath}`);
+  say(`STEP 5: status page written: ${statusPath}`);
+  for (const app of model.apps)
+    say(
+      `  app ${app.app}: recovery point ${app.recoveryPoint ?? "none"}${app.limitedBy ? `, set by ${app.limitedBy}` : ""}`,
+    );
 }
 if (outcome === "done") {
   // The restore rehearsal `kots-backup drill` runs: each newest export read as Velero's restore would.
@@ -295,8 +360,8 @@ if (outcome === "done") {
     if (!drilled.ok) outcome = "drill-failed";
     say(
       drilled.ok
-        ? `STEP 5: restore drill of ${backup}: restorable (${drilled.checks.map((c) => c.name).join(", ")}; ${drilled.durationMs} ms)`
-        : `STEP 5: restore drill of ${backup} FAILED: ${drilled.cause}`,
+        ? `STEP 6: restore drill of ${backup}: restorable (${drilled.checks.map((c) => c.name).join(", ")}; ${drilled.durationMs} ms)`
+        : `STEP 6: restore drill of ${backup} FAILED: ${drilled.cause}`,
     );
   }
 }
@@ -321,6 +386,10 @@ if (outcome === "done") {
     !seen.up && "the check recovering",
     !seen.recovered && "a Completed backup after the recovery",
     !received.some((r) => r.detailType === "Check Up") && "the Check Up alert at the webhook",
+    !seen.dumpDown && "the database dump going stale",
+    !delivered("Check Down", DUMP_CHECK) && "the dump's Check Down at the webhook",
+    !seen.dumpUp && "the database dump recovering",
+    !delivered("Check Up", DUMP_CHECK) && "the dump's Check Up at the webhook",
   ].filter(Boolean);
   say(
     outcome === "interrupted"

@@ -118,7 +118,7 @@ describe("evaluateExternal", () => {
     const check = evaluateExternal(point(), seen(40 * H), NOW, FIRST_SEEN);
     const text = externalDownMessage("prod", check, check.since ?? "");
     expect(text).toContain("RDS snapshots of orders-db (app orders) on cluster prod are down since");
-    expect(text).toContain(`Newest recovery point: ${ago(40 * H)}`);
+    expect(text).toContain(`Newest recovery point: rds:orders-2026-06-10 at ${ago(40 * H)}.`);
     expect(text).toContain("aws rds create-db-snapshot");
   });
 

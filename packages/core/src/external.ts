@@ -158,7 +158,7 @@ const KIND_TEXT: Record<ExternalKind, string> = {
   rds: "RDS snapshots",
   "aws-backup": "AWS Backup recovery points",
   s3: "S3 data",
-  command: "recovery points",
+  command: "Recovery points",
 };
 
 /** What each reason means for an external point, as a phrase. */
@@ -202,6 +202,13 @@ export function externalNextStep(kind: ExternalKind, reason: CheckReason): strin
   }
 }
 
+/** `<id> at <time>`, or `none (<what the source said>)`. */
+function newest(check: ExternalCheckResult): string {
+  const { newestId, detail } = check.external;
+  if (!check.lastSuccessAt) return `none (${detail})`;
+  return newestId ? `${newestId} at ${check.lastSuccessAt}` : check.lastSuccessAt;
+}
+
 /** `Check Down` text of an external point: what, since when, the newest point, the next step. */
 export function externalDownMessage(cluster: string, check: ExternalCheckResult, since: string): string {
   const { name, kind, app } = check.external;
@@ -210,7 +217,7 @@ export function externalDownMessage(cluster: string, check: ExternalCheckResult,
   const first = reasons.find((r) => r !== CheckReason.neverSucceeded) ?? CheckReason.missed;
   return (
     `${KIND_TEXT[kind]} of ${name} (app ${app}) on cluster ${cluster} are down since ${since}: ${what}. ` +
-    `Newest recovery point: ${check.lastSuccessAt ?? "none"} (${check.external.detail}). ` +
+    `Newest recovery point: ${newest(check)}. ` +
     `Next: ${externalNextStep(kind, first)}`
   );
 }
@@ -219,6 +226,6 @@ export function externalUpMessage(cluster: string, check: ExternalCheckResult, d
   const { name, kind, app } = check.external;
   return (
     `${KIND_TEXT[kind]} of ${name} (app ${app}) on cluster ${cluster} are ${check.state === CheckState.paused ? "paused" : "up"} again ` +
-    `(down since ${downSince}). Newest recovery point: ${check.lastSuccessAt ?? "none"}.`
+    `(down since ${downSince}). Newest recovery point: ${newest(check)}.`
   );
 }
