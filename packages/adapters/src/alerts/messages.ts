@@ -88,13 +88,21 @@ function reasonPhrase(reason: string): string {
   return isCheckReason(reason) ? REASON_TEXT[reason] : reason;
 }
 
-/** An external recovery point's kind (`detail.external.kind`), or undefined for a schedule's event. */
-function externalKindOf(event: KotsBackupEvent): ExternalKind | undefined {
-  const external = event.detail.external as { kind?: unknown } | undefined;
-  const kind = external?.kind;
-  return typeof kind === "string" && Object.values(ExternalKind).includes(kind as ExternalKind)
-    ? (kind as ExternalKind)
-    : undefined;
+/** An external recovery point's event detail (`detail.external`), or undefined for a schedule's event. */
+function externalOf(
+  event: KotsBackupEvent,
+): { name: string; kind: ExternalKind; app: string; newestId?: string } | undefined {
+  const e = event.detail.external as Record<string, unknown> | undefined;
+  const kind = e?.kind;
+  if (typeof kind !== "string" || !Object.values(ExternalKind).includes(kind as ExternalKind))
+    return undefined;
+  const newestId = str(e?.newestId);
+  return {
+    name: str(e?.name) ?? "?",
+    kind: kind as ExternalKind,
+    app: str(e?.app) ?? "?",
+    ...(newestId ? { newestId } : {}),
+  };
 }
 
 /** An external point's phrases and steps are its kind's (core's external.ts), not a schedule's. */
@@ -128,15 +136,17 @@ function commonFacts(event: KotsBackupEvent): string[] {
   }
   const expectedBy = str(d.expectedBy);
   if (expectedBy) facts.push(`Expected by: ${expectedBy}`);
+  const external = externalOf(event);
   const lastBackupName = str(d.lastBackup);
-  const lastBackup = lastBackupName !== undefined ? shellArg(lastBackupName) : undefined;
+  // A backup name is shown as a shell argument; an external point's id (an ARN, a snapshot id) as is.
+  const lastBackup = lastBackupName !== undefined ? shellArg(lastBackupName) : external?.newestId;
   const lastSuccessAt = str(d.lastSuccessAt);
   if (lastBackup || lastSuccessAt) {
     facts.push(
-      `Last good backup: ${[lastBackup, lastSuccessAt && `at ${lastSuccessAt}`].filter(Boolean).join(" ")}`,
+      `${external ? "Newest recovery point" : "Last good backup"}: ${[lastBackup, lastSuccessAt && `at ${lastSuccessAt}`].filter(Boolean).join(" ")}`,
     );
   } else if (event.detailType === DetailType.checkDown) {
-    facts.push("Last good backup: none recorded");
+    facts.push(`${external ? "Newest recovery point" : "Last good backup"}: none recorded`);
   }
   const lastExportAt = str(d.lastExportAt);
   if (lastExportAt) facts.push(`Last export: ${lastExportAt}`);
@@ -178,7 +188,7 @@ export function describeEvent(event: KotsBackupEvent): EventText {
   switch (event.detailType) {
     case DetailType.checkDown: {
       tone = "bad";
-      const kind = externalKindOf(event);
+      const kind = externalOf(event)?.kind;
       const external = kind ? externalText(kind, reasons) : undefined;
       const what =
         external?.what ?? (reasons.length ? reasons.map(reasonPhrase).join("; ") : "the check is down");
@@ -238,7 +248,12 @@ export function describeEvent(event: KotsBackupEvent): EventText {
   }
 
   if (backup) facts.unshift(`Backup: ${backup}`);
-  facts.unshift(`Cluster: ${d.cluster}${d.schedule ? `, schedule: ${d.schedule}` : ""}`);
+  const external = externalOf(event);
+  facts.unshift(
+    external
+      ? `Cluster: ${d.cluster}, external recovery point: ${external.name} (${external.kind}, app ${external.app})`
+      : `Cluster: ${d.cluster}${d.schedule ? `, schedule: ${d.schedule}` : ""}`,
+  );
   const message = str(d.message);
   if (message && !summary.includes(message)) facts.push(`Note: ${message}`);
   return { title: clip(title, TITLE_MAX), summary, facts, nextSteps, tone };
