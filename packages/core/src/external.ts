@@ -18,7 +18,7 @@
 //   the period (or the source is unreachable, within grace); `new` when no point exists yet and the
 //   period since first seen has not passed; else `up`.
 import type { ExternalKind, ExternalPointConfig } from "./config.ts";
-import { CheckReason, type CheckResult, CheckState } from "./freshness.ts";
+import { CheckReason, type CheckResult, CheckState, type Finding, judgeFindings } from "./freshness.ts";
 
 /** An external check's name in reports, records and dedup keys: `external:<name>`. */
 export const EXTERNAL_CHECK_PREFIX = "external:";
@@ -75,12 +75,6 @@ export type ExternalPoint = Pick<
   requireEncryption?: boolean;
 };
 
-interface Finding {
-  reason: CheckReason;
-  /** ≤ now: active (down); > now: pending (grace). */
-  downAt: number;
-}
-
 const ms = (text: string | undefined) => (text === undefined ? Number.NaN : Date.parse(text));
 const toIso = (t: number) => new Date(t).toISOString().replace(".000Z", "Z");
 
@@ -128,19 +122,15 @@ export function evaluateExternal(
     if (observation.unprotected) findings.push({ reason: CheckReason.unprotected, downAt: at });
   }
 
-  const active = findings.filter((f) => f.downAt <= at);
-  if (active.length > 0) {
+  // The schedules' grace rule (freshness.ts): down since the earliest due finding, grace while pending.
+  const judged = judgeFindings(findings, at);
+  if (judged?.state === CheckState.down) {
     const reasons = findings.map((f) => f.reason);
     // Alongside `missed` only: with versioning off or a misdated point, the other reason says it all.
     if (!hasNewest && reasons.includes(CheckReason.missed)) reasons.push(CheckReason.neverSucceeded);
-    return {
-      ...result,
-      state: CheckState.down,
-      reasons,
-      since: toIso(Math.min(...active.map((f) => f.downAt))),
-    };
+    return { ...result, state: CheckState.down, reasons, since: toIso(judged.since) };
   }
-  if (findings.length > 0) {
+  if (judged?.state === CheckState.grace) {
     const since = Number.isNaN(ms(history.unreachableSince)) ? at : ms(history.unreachableSince);
     return {
       ...result,

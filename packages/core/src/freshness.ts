@@ -213,12 +213,26 @@ export function goingDownAfter(schedule: CheckSchedule, slot: Date | undefined):
   return slot === undefined ? undefined : slot.getTime() + schedule.grace;
 }
 
-interface Finding {
+/** A reason, and when it makes a check down. */
+export interface Finding {
   reason: CheckReason;
   /** When this finding makes the check down (≤ now: active; > now: pending, the check is in grace). */
   downAt: number;
   /** The backup it is about, when one is. */
   backup?: string;
+}
+
+/**
+ * The grace rule every check follows, a schedule's and an external recovery point's (external.ts): down
+ * since the earliest finding due by `now`; else in grace while a finding is pending; else undefined.
+ */
+export function judgeFindings(
+  findings: readonly Finding[],
+  now: number,
+): { state: typeof CheckState.down; since: number } | { state: typeof CheckState.grace } | undefined {
+  const active = findings.filter((f) => f.downAt <= now);
+  if (active.length > 0) return { state: CheckState.down, since: Math.min(...active.map((f) => f.downAt)) };
+  return findings.length > 0 ? { state: CheckState.grace } : undefined;
 }
 
 function backupFindings(
@@ -487,14 +501,14 @@ export function evaluateCheck(
   const named = Object.keys(backups).length > 0 ? { backups } : {};
   const incident = input.incidents?.[schedule.name];
   const held = unrecovered(schedule, incident, history, exportsByBackup);
-  const active = findings.filter((f) => f.downAt <= now);
-  if (active.length > 0 || held.length > 0) {
+  const judged = judgeFindings(findings, now);
+  if (judged?.state === CheckState.down || held.length > 0) {
     const reasons = findings.map((f) => f.reason);
     for (const r of held) if (!reasons.includes(r)) reasons.push(r);
     const completedInFuture = history.futureDated.some((b) => b.status === KotsStatus.Completed);
     if (input.clusterReachable && !lastSuccess && !completedInFuture)
       reasons.push(CheckReason.neverSucceeded);
-    const starts = active.map((f) => f.downAt);
+    const starts = judged?.state === CheckState.down ? [judged.since] : [];
     if (held.length > 0 && incident) starts.push(ms(incident.since));
     return {
       ...result,
@@ -504,7 +518,7 @@ export function evaluateCheck(
       since: toIso(Math.min(...starts)),
     };
   }
-  if (findings.length > 0) {
+  if (judged?.state === CheckState.grace) {
     const since =
       findings[0]?.reason === CheckReason.clusterUnreachable
         ? input.clusterUnreachableSince
