@@ -81,6 +81,8 @@ export interface DeploymentOptions {
   sandbox?: Sandbox;
   schedules?: Array<Record<string, unknown>>;
   alerts?: Record<string, unknown>;
+  /** External recovery points (config `external`). */
+  external?: Array<Record<string, unknown>>;
   env?: Record<string, string>;
 }
 
@@ -105,6 +107,7 @@ function linkDeployment(
     schedules: options.schedules ?? [{ name: "nightly", cron: "0 2 * * *" }],
     export: exportConfig,
     ...(options.alerts ? { alerts: options.alerts } : {}),
+    ...(options.external ? { external: options.external } : {}),
   };
   process.env["SST_RESOURCE_KotsBackupDeployment"] = JSON.stringify({
     type: "sst.sst.Linkable",

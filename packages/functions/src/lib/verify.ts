@@ -4,6 +4,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { publishEmf } from "@kots-backup/adapters/metrics/emf";
 import type { Runtime } from "@kots-backup/adapters/runtime/index";
 import { verifySources as wireVerify } from "@kots-backup/adapters/runtime/verify-wiring";
+import { type AppRecoverability, recoverabilityByApp } from "@kots-backup/core/recoverability";
 import {
   evaluateFacts,
   gatherFacts,
@@ -61,7 +62,10 @@ export async function verifyNow(lambda: LambdaRuntime, logger: Logger): Promise<
 }
 
 /** `status`: the same picture, read-only (no alert state written, nobody paged). */
-export async function statusNow(runtime: Runtime, logger: Logger): Promise<VerifyReport> {
+export async function statusNow(
+  runtime: Runtime,
+  logger: Logger,
+): Promise<VerifyReport & { apps: AppRecoverability[] }> {
   const sources = await verifySources(runtime, logger);
   const facts = await gatherFacts(sources, new Date());
   const records = checkRecordStore(sources.destination);
@@ -71,5 +75,10 @@ export async function statusNow(runtime: Runtime, logger: Logger): Promise<Verif
     ...externalCheckNames(runtime.config.external),
   ])
     known.set(name, (await records.read(name))?.value);
-  return evaluateFacts(facts, runtime.config.schedules, known).report;
+  const { report } = evaluateFacts(facts, runtime.config.schedules, known);
+  // Recoverability per app, as the CLI's status shows it.
+  return {
+    ...report,
+    apps: recoverabilityByApp(runtime.config.schedules, runtime.config.external, report.checks),
+  };
 }
