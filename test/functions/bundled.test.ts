@@ -70,8 +70,11 @@ describe(`the bundled handlers (${onMoto ? "moto" : "local folder and local Even
     const listed = (await onDemand({ action: "ls" }, context())) as Array<{ name: string }>;
     expect(listed.map((b) => b.name)).toContain((backup as { name: string }).name);
     expect(
-      await driveUntilSettled(sandbox, onDemand({ action: "export", backup: "latest" }, context())),
-    ).toMatchObject({ done: true, verified: true });
+      await driveUntilSettled(
+        sandbox,
+        onDemand({ action: "export", backup: "latest", type: "partial", app: "my-app" }, context()),
+      ),
+    ).toMatchObject({ done: true, verified: true, backup: (backup as { name: string }).name });
     expect(await onDemand({ action: "config-download", app: "my-app" }, context())).toMatchObject({
       app: "my-app",
       key: expect.stringMatching(/^config\/my-app\//),

@@ -71,6 +71,7 @@ describeWithMoto("daemon and Lambdas decide alike", () => {
   let claimed: string;
   let manual: string;
   let paused: string;
+  let failed: string;
 
   beforeAll(async () => {
     sandbox = await startSandbox({
@@ -93,12 +94,14 @@ describeWithMoto("daemon and Lambdas decide alike", () => {
       })
     ).metadata.name as string;
 
-    await sandbox.scenario.addBackup({
-      kind: "app",
-      appSlug: "other-app",
-      phase: "Failed",
-      startedAt: new Date(now.getTime() - HOUR / 4),
-    });
+    failed = (
+      await sandbox.scenario.addBackup({
+        kind: "app",
+        appSlug: "other-app",
+        phase: "Failed",
+        startedAt: new Date(now.getTime() - HOUR / 4),
+      })
+    ).metadata.name as string;
 
     dep = await fakeDeployment({ sandbox, schedules });
     folder = mkdtempSync(join(tmpdir(), "kb-parity-"));
@@ -179,7 +182,8 @@ describeWithMoto("daemon and Lambdas decide alike", () => {
     expect(lambda.exported).not.toContain(paused);
     expect(lambda.events).toContain(`Backup Completed nightly ${claimed}`);
     expect(lambda.events).toContain(`Export Completed nightly ${manual}`);
-    expect(lambda.events).toContain("Check Down other-daily - failed never-succeeded");
+    // The page names the failed backup (the one `velero backup logs` needs).
+    expect(lambda.events).toContain(`Check Down other-daily ${failed} failed never-succeeded`);
     expect(daemon).toEqual(lambda);
 
     // A second pass of each: nothing is exported or emitted again.

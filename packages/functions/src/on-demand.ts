@@ -92,6 +92,9 @@ export const handler = lambdaHandler<OnDemandEvent, Result>(
           return await exportWithin(
             {
               ...(event.backup === "latest" ? { latest: true } : { backup: event.backup }),
+              ...(event.schedule ? { schedule: event.schedule } : {}),
+              ...(event.type ? { type: event.type } : {}),
+              ...(event.app ? { app: event.app } : {}),
               ...(event.scope ? { scope: event.scope } : {}),
               ...(event.includePartiallyFailed !== undefined
                 ? { includePartiallyFailed: event.includePartiallyFailed }

@@ -12,9 +12,10 @@ import {
 } from "@kots-backup/adapters/export/engine";
 import { destinationStore } from "@kots-backup/adapters/export/stores";
 import { ExitCode, InputError, isKotsBackupError, type KotsBackupEvent } from "@kots-backup/core";
+import type { BackupType } from "@kots-backup/core/backups";
 import type { Config } from "@kots-backup/core/config";
 import { parseConfig } from "@kots-backup/core/config";
-import { exportRequestFor, latestKindOf } from "@kots-backup/core/usecases/reconcile";
+import { checkLatestChoice, exportRequestFor } from "@kots-backup/core/usecases/reconcile";
 import cliProgress from "cli-progress";
 import { openCluster } from "../context.ts";
 import { escapeControl, type Output } from "../output.ts";
@@ -120,7 +121,7 @@ export interface ExportFlags {
   /** With --latest: the newest backup of this schedule's kind (type and app). */
   schedule?: string;
   /** With --latest: full (default) or partial (with --app). */
-  type?: string;
+  type?: BackupType;
   app?: string;
   scope?: ExportScopeChoice;
   includePartiallyFailed?: boolean;
@@ -145,15 +146,12 @@ export const exportCommand: CommandAction<[string | undefined, ExportFlags]> = a
   const bar = progressBar(out);
   try {
     // Before anything is read: which kind --latest takes (full by default; --schedule's, or --type/--app).
-    const { schedule, type: _type, app: _app, ...choice } = flags;
-    const kind = latestKindOf(config.schedules, flags);
-    const destination = await destinationStore(config.export);
-    const request = exportRequestFor(config.export, {
+    checkLatestChoice(flags); // --schedule, --type and --app only go with --latest
+    const request = exportRequestFor(config, {
       ...(backupName !== undefined ? { backup: backupName } : {}),
-      ...choice,
-      ...kind,
-      ...(schedule !== undefined ? { schedule } : {}),
+      ...flags,
     });
+    const destination = await destinationStore(config.export);
     const deps = await clusterExportDeps({
       config: config.export,
       cluster,

@@ -423,7 +423,7 @@ export class Daemon {
     const schedule = job.schedule ?? "";
     this.#o.log("info", `exporting backup ${backup} to ${destination.location}`, { backup, schedule });
     this.#emit({ type: "export-started", backup, schedule });
-    const request = exportRequestFor(config.export, choiceOf(job));
+    const request = exportRequestFor(config, choiceOf(job));
     try {
       const deps = await clusterExportDeps({
         config: config.export,

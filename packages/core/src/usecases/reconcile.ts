@@ -48,7 +48,7 @@ export interface ExportOrder {
 export interface ExportChoice {
   backup?: string;
   latest?: boolean;
-  /** With `latest`: the kind of backup (latestKindOf). */
+  /** With `latest`: the kind of backup (checked with `app` and `schedule` by latestKindOf). */
   type?: BackupType;
   app?: string;
   scope?: ExportScopeChoice;
@@ -56,16 +56,27 @@ export interface ExportChoice {
   schedule?: string;
 }
 
-export function exportRequestFor(config: ExportConfig, choice: ExportChoice = {}): ExportOrder {
+/**
+ * The engine's request from the config and the caller's choice. With `latest`, the kind of backup is
+ * resolved here (latestKindOf: full by default, a schedule's type and app, or type/app), so the CLI and
+ * an on-demand event mean the same by it; `fields` names the caller's flags or event fields in its
+ * errors. Without `latest`, `schedule` only names the schedule the export belongs to (its dedup key).
+ * Throws InputError before anything is read.
+ */
+export function exportRequestFor(
+  config: { export: ExportConfig; schedules: readonly ScheduleConfig[] },
+  choice: ExportChoice = {},
+  fields: KindFields = CLI_KIND_FIELDS,
+): ExportOrder {
+  const kind = choice.latest ? latestKindOf(config.schedules, choice, fields) : undefined;
   return {
     ...(choice.backup !== undefined ? { backup: choice.backup } : {}),
     ...(choice.latest ? { latest: true } : {}),
-    ...(choice.latest && choice.type ? { type: choice.type } : {}),
-    ...(choice.latest && choice.app !== undefined ? { app: choice.app } : {}),
-    scope: choice.scope ?? config.scope,
-    includePartiallyFailed: choice.includePartiallyFailed ?? config.includePartiallyFailed,
-    keepLast: config.keepLast,
-    ...(config.configApps ? { configApps: config.configApps } : {}),
+    ...kind,
+    scope: choice.scope ?? config.export.scope,
+    includePartiallyFailed: choice.includePartiallyFailed ?? config.export.includePartiallyFailed,
+    keepLast: config.export.keepLast,
+    ...(config.export.configApps ? { configApps: config.export.configApps } : {}),
     ...(choice.schedule ? { schedule: choice.schedule } : {}),
   };
 }

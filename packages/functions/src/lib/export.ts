@@ -17,6 +17,7 @@ import {
 } from "@kots-backup/adapters/export/engine";
 import type { Runtime } from "@kots-backup/adapters/runtime/index";
 import { InputError, isKotsBackupError, type KotsBackupEvent } from "@kots-backup/core";
+import { EVENT_KIND_FIELDS } from "@kots-backup/core/on-demand-event";
 import { finishExportRequest, recordExportRequest } from "@kots-backup/core/usecases/export-requests";
 import { type ExportChoice, exportRequestFor } from "@kots-backup/core/usecases/reconcile";
 
@@ -78,8 +79,12 @@ export async function exportWithin(
   logger: Logger,
   signal: AbortSignal,
 ): Promise<ExportOutcome> {
-  const { backup: _backup, latest: _latest, ...choice } = input;
-  const request = exportRequestFor(runtime.config.export, choice);
+  // The kind `latest` takes is resolved here, before anything is read (event fields in its errors).
+  const {
+    backup: _backup,
+    latest: _latest,
+    ...request
+  } = exportRequestFor(runtime.config, input, EVENT_KIND_FIELDS);
   let last: ExportProgress | undefined;
   const deps = await exportDeps(runtime, request.scope, emit, logger, (p) => {
     last = p;
