@@ -104,6 +104,25 @@ describe("verify: external recovery points", () => {
     expect(h.delivery.to("slack")).toEqual(["Check Down:external:orders-db"]);
   });
 
+  it("a silence (kots-backup silence external:<name>) holds the page back; Check Down is sent when it ends", async () => {
+    const h = harness();
+    const src = source();
+    const run = (now: Date) => runVerify([], h.deps(now, { external: src.external }));
+    await h.state.setSilence({
+      schedule: "external:orders-db",
+      until: "2026-03-05T02:00:00Z",
+      reason: "RDS maintenance",
+      createdAt: "2026-03-05T00:00:00Z",
+    });
+    expect(await h.destination.head("state/silences/external/orders-db.json")).toBeDefined();
+    const silenced = await run(at("2026-03-05T00:00:00Z"));
+    expect(silenced.report.checks[0]).toMatchObject({ state: "down", silencedUntil: "2026-03-05T02:00:00Z" });
+    expect(silenced.transitions).toEqual([{ schedule: "external:orders-db", events: [], suppressed: true }]);
+    expect(h.delivery.sent).toEqual([]);
+    await run(at("2026-03-05T02:00:00Z"));
+    expect(h.delivery.to("pagerduty")).toEqual(["Check Down:external:orders-db"]);
+  });
+
   it("two verify runs at once page once", async () => {
     const h = harness();
     const src = source();

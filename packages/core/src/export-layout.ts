@@ -140,8 +140,11 @@ export function checkRecordKey(check: string): string {
   return check.startsWith("external:") ? externalAlertStateKey(check.slice(9)) : alertStateKey(check);
 }
 
-export function silenceKey(schedule: string): string {
-  return `${STATE_ROOT}silences/${checked(schedule, SLUG, "schedule name")}.json`;
+/** `state/silences/<schedule>.json`, or `state/silences/external/<name>.json` for `external:<name>`. */
+export function silenceKey(check: string): string {
+  if (check.startsWith("external:"))
+    return `${STATE_ROOT}silences/external/${checked(check.slice(9), SLUG, "external name")}.json`;
+  return `${STATE_ROOT}silences/${checked(check, SLUG, "schedule name")}.json`;
 }
 
 /** `state/mirror/<source location, as a file name>.json`. */

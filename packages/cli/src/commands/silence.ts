@@ -1,4 +1,5 @@
-// `kots-backup silence <schedule> --for <duration> [--reason <text>]` and `unsilence <schedule>`:
+// `kots-backup silence <schedule> --for <duration> [--reason <text>]` and `unsilence <schedule>`
+// (an external recovery point is named `external:<name>`):
 // maintenance windows (contract §2). A silenced check is still evaluated and shown, but pages nobody
 // until the silence ends; if it is still down then, `Check Down` is sent at that moment.
 
@@ -7,6 +8,7 @@ import { StateStore } from "@kots-backup/adapters/state/state-store";
 import { ExitCode, InputError } from "@kots-backup/core";
 import type { Config } from "@kots-backup/core/config";
 import { parseDuration } from "@kots-backup/core/duration";
+import { externalCheckNames } from "@kots-backup/core/usecases/verify-external";
 import { type LoadedConfig, loadConfig } from "../context.ts";
 import { escapeControl } from "../output.ts";
 import type { CommandAction } from "../program.ts";
@@ -18,10 +20,10 @@ export interface SilenceFlags {
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-/** The schedule named on the command line; exit 2 naming the known ones otherwise. */
+/** The check named on the command line (a schedule, or `external:<name>`); exit 2 naming the known ones otherwise. */
 export function checkScheduleName(config: Config, name: string): void {
-  if (config.schedules.some((s) => s.name === name)) return;
-  const known = config.schedules.map((s) => s.name);
+  const known = [...config.schedules.map((s) => s.name), ...externalCheckNames(config.external)];
+  if (known.includes(name)) return;
   throw new InputError("unknown-schedule", `schedule: no schedule named "${name}" in the config`, {
     field: "schedule",
     fix:
