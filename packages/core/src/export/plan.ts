@@ -104,20 +104,15 @@ export function planFullScope(
   listing: { backup: readonly ObjectInfo[]; repositories: readonly ObjectInfo[] },
   uncopyable: (sourceKey: string, destKey: string) => string | undefined,
 ): ExportPlan {
+  const fromBsl = (info: ObjectInfo): BslObject => ({
+    from: "bsl",
+    sourceKey: info.key,
+    destKey: exportedKey(info.key),
+    size: info.size,
+  });
   const listed: BslObject[] = [
-    ...listing.repositories.map((info) => ({
-      from: "bsl" as const,
-      sourceKey: info.key,
-      destKey: exportedKey(info.key),
-      size: info.size,
-      repository: { sourceEtag: info.etag },
-    })),
-    ...listing.backup.map((info) => ({
-      from: "bsl" as const,
-      sourceKey: info.key,
-      destKey: exportedKey(info.key),
-      size: info.size,
-    })),
+    ...listing.repositories.map((info) => ({ ...fromBsl(info), repository: { sourceEtag: info.etag } })),
+    ...listing.backup.map(fromBsl),
   ];
   const planned: BslObject[] = [];
   const skipped: SkippedObject[] = [];
