@@ -1,5 +1,5 @@
 // Alerting, in two layers:
-// 1. Incidents: the functions put contract §5 events on the stack's bus; `notify` (subscribed to the
+// 1. Incidents: the functions put docs/contract.md §5 events on the stack's bus; `notify` (subscribed to the
 //    paging detail types) delivers them to the configured channels, once per incident.
 // 2. The pipeline's own backstop: CloudWatch alarms to an SNS topic (email subscriptions from config) when
 //    kots-backup itself stops working: no Heartbeat from the verify runs (dead man's switch, missing data
@@ -11,7 +11,7 @@ import { FUNCTION_NAMES, FUNCTION_SPECS, type FunctionName } from "./permissions
 
 export const HEARTBEAT_METRIC = "Heartbeat";
 
-/** The detail types `notify` delivers (contract §5: the ones someone must act on). */
+/** The detail types `notify` delivers (docs/contract.md §5: the ones someone must act on). */
 export const NOTIFY_DETAIL_TYPES = [
   DetailType.checkDown,
   DetailType.checkUp,

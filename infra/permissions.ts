@@ -59,7 +59,8 @@ export const FUNCTION_SPECS: Readonly<Record<FunctionName, FunctionSpec>> = {
   onDemand: {
     component: "OnDemand",
     handler: "packages/functions/src/on-demand.handler",
-    description: "kots-backup: on-demand actions from the console or `aws lambda invoke` (contract §4)",
+    description:
+      "kots-backup: on-demand actions from the console or `aws lambda invoke` (docs/contract.md §4)",
     timeoutSeconds: 900,
     memoryMb: 1024,
     retries: 0,
@@ -164,13 +165,13 @@ export interface PermissionTargets {
   /** Destination prefix inside the bucket, no slash at either end ("" for the root), e.g. `prod-eu`. */
   prefix: string;
   kmsKeyArn: string;
-  /** The stack's event bus (contract §5 events). */
+  /** The stack's event bus (docs/contract.md §5 events). */
   busArn: string;
   /** The dead-letter queue of failed scheduled/notify invocations. */
   deadLetterQueueArn: string;
 }
 
-/** The four top-level folders kots-backup writes under the destination prefix (contract §6). */
+/** The four top-level folders kots-backup writes under the destination prefix (docs/contract.md §6). */
 export const EXPORT_FOLDERS = [STATE_ROOT, VELERO_ROOT, MANIFESTS_ROOT, CONFIG_ROOT] as const;
 
 /** Where kots-backup tags objects expirable once `keepLast` newer verified exports exist (core). */

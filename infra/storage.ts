@@ -1,4 +1,4 @@
-// The export bucket: the off-cluster copy of every KOTS snapshot (contract §6 layout). Its expected
+// The export bucket: the off-cluster copy of every KOTS snapshot (docs/contract.md §6 layout). Its expected
 // settings come from core's bucket-policy.ts, the same data `doctor` checks a bucket against, mapped here
 // to Pulumi arguments: versioning, SSE-KMS with a bucket key (a stack-owned KMS key), public access
 // blocked, the TLS-only policy, the lifecycle rules, and optional Object Lock with a default retention.

@@ -23,7 +23,7 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-/** The fields every `backup` result carries (contract §2), from the CLI's --json and the Lambda alike. */
+/** The fields every `backup` result carries (docs/contract.md §2), from the CLI's --json and the Lambda alike. */
 export const BACKUP_RESULT_FIELDS = [
   "name",
   "type",

@@ -1,4 +1,4 @@
-// Events as the core emits them (contract.md §5), for the channel tests.
+// Events as the core emits them (docs/contract.md §5), for the channel tests.
 import type { EventDetail, KotsBackupEvent } from "@kots-backup/core";
 import { DetailType, dedupKey } from "@kots-backup/core";
 

@@ -1,4 +1,4 @@
-// The `onDemand` handler through middy with the console events of contract §4, against the sandbox, a
+// The `onDemand` handler through middy with the console events of docs/contract.md §4, against the sandbox, a
 // local folder destination and a local EventBridge (localDeployment: no AWS needed). Each action's
 // result is compared with what the CLI prints with --json for the same config.
 import { mkdtempSync, writeFileSync } from "node:fs";

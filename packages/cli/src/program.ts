@@ -1,4 +1,4 @@
-// The `kots-backup` command line: global options, command registration, exit codes (contract.md §2).
+// The `kots-backup` command line: global options, command registration, exit codes (docs/contract.md §2).
 
 // core/errors, not the core index: the index pulls in zod, croner and the config schema (~250 ms),
 // and this module is on the path of every `--help`.

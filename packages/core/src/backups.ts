@@ -22,7 +22,7 @@ export type BackupType = (typeof BackupType)[keyof typeof BackupType];
 export const Trigger = { schedule: "schedule", manual: "manual" } as const;
 export type Trigger = (typeof Trigger)[keyof typeof Trigger];
 
-/** One `ls` entry (contract §2). Times are RFC 3339 UTC. */
+/** One `ls` entry (docs/contract.md §2). Times are RFC 3339 UTC. */
 export interface BackupSummary {
   name: string;
   type: BackupType;

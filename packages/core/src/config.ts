@@ -1,4 +1,4 @@
-// The config file (contract §3): one zod schema, strict everywhere (an unknown key is an error), from
+// The config file (docs/contract.md §3): one zod schema, strict everywhere (an unknown key is an error), from
 // which the committed JSON Schema is generated. Durations are written as text and parsed to ms.
 import { z } from "zod";
 import { cronerFor, parseCron } from "./cron.ts";

@@ -2,7 +2,7 @@
 // an error is shown; everything else throws one of these, naming the field or resource and the fix.
 // Messages must never contain secrets (tokens, auth strings, webhook URLs, routing keys).
 
-/** Exit codes of the contract (contract.md §2). */
+/** Exit codes of the contract (docs/contract.md §2). */
 export const ExitCode = {
   ok: 0,
   /** Done, and it found a problem (failed backup, a check down, an export that did not verify). */

@@ -1,4 +1,4 @@
-// The ONE module that knows the keys under the export destination's prefix `<p>` (contract §6).
+// The ONE module that knows the keys under the export destination's prefix `<p>` (docs/contract.md §6).
 // Keys returned here are relative to `<p>`; the object store adds the prefix.
 //   velero/                       a valid Velero BSL: only the six folders Velero allows at its top
 //     backups/<name>/…            same keys as the source BSL

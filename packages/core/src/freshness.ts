@@ -537,7 +537,7 @@ export function evaluateCheck(
   return result;
 }
 
-/** Evaluates every configured schedule's check (contract §2, `verify`). */
+/** Evaluates every configured schedule's check (docs/contract.md §2, `verify`). */
 export function evaluateChecks(input: FreshnessInput): CheckResult[] {
   const memo: HistoryMemo = { kinds: new Map() };
   return input.schedules.map((schedule) => evaluateCheck(schedule, input, memo));

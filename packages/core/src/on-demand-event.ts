@@ -1,4 +1,4 @@
-// The Lambda events of contract §4, as one zod schema each, strict everywhere (an unknown key is an
+// The Lambda events of docs/contract.md §4, as one zod schema each, strict everywhere (an unknown key is an
 // error). The functions validate events with `parseOnDemandEvent` / `parseScheduledEvent` before any side
 // effect (packages/functions/src/lib/validation.ts): a rejection is an InputError naming the field.
 import { z } from "zod";
@@ -88,7 +88,7 @@ export const OnDemandEventSchema = z
     z.strictObject({ action: z.literal("status") }),
     z.strictObject({ action: z.literal("config-download"), app: slug }),
   ])
-  .meta({ title: "kots-backup on-demand event (contract §4)" });
+  .meta({ title: "kots-backup on-demand event (docs/contract.md §4)" });
 
 export type OnDemandEvent = z.output<typeof OnDemandEventSchema>;
 export type OnDemandAction = OnDemandEvent["action"];
@@ -101,7 +101,7 @@ export const ON_DEMAND_ACTIONS: readonly OnDemandAction[] = [
   "config-download",
 ];
 
-/** EventBridge Scheduler's input to the `scheduled` function (contract §4). */
+/** EventBridge Scheduler's input to the `scheduled` function (docs/contract.md §4). */
 export const ScheduledEventSchema = z
   .strictObject({
     schedule: z.string().min(1).meta({ description: "The kots-backup schedule's name." }),
@@ -110,7 +110,7 @@ export const ScheduledEventSchema = z
       .meta({ description: "<aws.scheduler.scheduled-time>: the slot, RFC 3339." }),
     executionId: z.string().min(1).meta({ description: "<aws.scheduler.execution-id>." }),
   })
-  .meta({ title: "kots-backup scheduled event (contract §4)" });
+  .meta({ title: "kots-backup scheduled event (docs/contract.md §4)" });
 
 export type ScheduledEvent = z.output<typeof ScheduledEventSchema>;
 

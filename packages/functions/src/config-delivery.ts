@@ -15,7 +15,7 @@ export interface Deployment {
   bucket: string;
   /** Destination prefix, no slash at either end ("" for the bucket root). */
   prefix: string;
-  /** The stack's event bus (contract §5 events). */
+  /** The stack's event bus (docs/contract.md §5 events). */
   busName: string;
 }
 

@@ -1,4 +1,4 @@
-// `notify`: subscribed to the stack's bus for the paging detail types (contract §5). Rebuilds the
+// `notify`: subscribed to the stack's bus for the paging detail types (docs/contract.md §5). Rebuilds the
 // KotsBackupEvent from the EventBridge envelope and delivers it to the configured channels (PagerDuty,
 // Slack, webhook, SNS; never back to EventBridge, where it came from) with `deliver` (per-channel retries).
 // The invocation fails, so that EventBridge retries it, only when a channel failed in a way worth

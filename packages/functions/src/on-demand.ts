@@ -1,4 +1,4 @@
-// `onDemand`: the console events of contract §4 (AWS console "Test", or `aws lambda invoke`). The event
+// `onDemand`: the console events of docs/contract.md §4 (AWS console "Test", or `aws lambda invoke`). The event
 // is validated with core's zod schema before anything runs; a bad event fails naming the field, with no
 // side effect. Each action returns what the CLI prints with `--json`:
 //   backup          → `backup [--wait|--no-wait]` (`wait` defaults to false here; waiting is bounded by

@@ -1,4 +1,4 @@
-// `scheduled`: invoked by EventBridge Scheduler with `{schedule, scheduledTime, executionId}` (contract §4).
+// `scheduled`: invoked by EventBridge Scheduler with `{schedule, scheduledTime, executionId}` (docs/contract.md §4).
 // Claims the slot in the state store and asks kotsadm for the backup through `runBackup`: of any number
 // of invocations for one (schedule, scheduledTime) — Scheduler retries, duplicates, concurrency — at most
 // one starts a backup. Returns what `kots-backup backup --no-wait --json` prints; a run that started

@@ -1,4 +1,4 @@
-// EventBridge channel: the bus is the product's event stream (contract.md §5), so by default every
+// EventBridge channel: the bus is the product's event stream (docs/contract.md §5), so by default every
 // detail type goes out. `Source: "kots-backup"`, `DetailType`, `Detail` = the event's detail as JSON.
 import {
   type EventBridgeClient,

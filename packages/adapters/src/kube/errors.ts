@@ -1,5 +1,5 @@
 // One place that turns what @kubernetes/client-node throws into the product's errors
-// (contract §2, exit 3), naming what was asked, where, and the fix. Raw response bodies are never
+// (docs/contract.md §2, exit 3), naming what was asked, where, and the fix. Raw response bodies are never
 // copied into messages beyond the Kubernetes Status `message` (which the API server writes, not us).
 import { EnvironmentError, type KotsBackupErrorOptions } from "@kots-backup/core";
 import {

@@ -1,5 +1,5 @@
 // `kots-backup backup [--type full|partial] [--app <slug>] [--wait|--no-wait] [--timeout <duration>]`
-// Does what `kubectl kots backup` does (contract §2): asks kotsadm through a port-forward, then by
+// Does what `kubectl kots backup` does (docs/contract.md §2): asks kotsadm through a port-forward, then by
 // default follows the Velero Backup until its phase is terminal. Exit 1 when it ended badly.
 import { ExitCode, type KotsBackupEvent } from "@kots-backup/core";
 import { parseDuration } from "@kots-backup/core/duration";

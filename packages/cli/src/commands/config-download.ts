@@ -1,4 +1,4 @@
-// `kots-backup config-download --app <slug>` (contract §2, §6): kotsadm's app archive, as
+// `kots-backup config-download --app <slug>` (docs/contract.md §2, §6): kotsadm's app archive, as
 // `kubectl kots download` fetches it (passwords stay encrypted), stored verified at
 // `<p>/config/<app>/manual-<YYYYMMDDTHHMMSSZ>.tar.gz` → `{ app, key, bytes, sha256 }`.
 // kotsadm answers a bad auth string with an empty 200: an empty archive is exit 3.

@@ -1,4 +1,4 @@
-// `kots-backup daemon` (contract §2): runs the configured schedules, exports, verification and alerts
+// `kots-backup daemon` (docs/contract.md §2): runs the configured schedules, exports, verification and alerts
 // locally until stopped (SIGTERM or SIGINT: graceful, no half-written state). See daemon/daemon.ts.
 // With --json, logs are JSON lines on stderr and stdout holds one summary document at exit.
 import { channelsFromConfig } from "@kots-backup/adapters/alerts/index";

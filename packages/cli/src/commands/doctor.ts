@@ -1,4 +1,4 @@
-// `kots-backup doctor` (contract §2): one line per check, pass or fail with the fix, then how many
+// `kots-backup doctor` (docs/contract.md §2): one line per check, pass or fail with the fix, then how many
 // passed, failed and were skipped (`summary` in JSON). Exit 1 when any check fails; exit 3 only when it cannot start at all (no kubeconfig), exit 2 on a bad config.
 // The checks live in adapters/src/doctor; this wires them to the global options and the config.
 import { alertChecks } from "@kots-backup/adapters/doctor/alerts";

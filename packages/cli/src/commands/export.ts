@@ -1,6 +1,6 @@
 // `kots-backup export <backup>|--latest [--schedule <name> | --type full|partial [--app <slug>]]
 //   [--scope auto|full|manifests] [--include-partially-failed]`
-// (contract §2, §6): copy a finished backup to the export destination, verify it, write its manifest.
+// (docs/contract.md §2, §6): copy a finished backup to the export destination, verify it, write its manifest.
 // Exit 0 verified (or already exported), 1 it did not verify, 2 bad input, 3 something unreachable.
 import { clusterExportDeps } from "@kots-backup/adapters/export/deps";
 import {

@@ -1,5 +1,5 @@
 // `kots-backup ls [--app <slug>]`: what `kubectl kots get backups` lists, plus app backups of this
-// kotsadm's apps, newest first (contract §2). Reads the Kubernetes API; kotsadm only for the app list.
+// kotsadm's apps, newest first (docs/contract.md §2). Reads the Kubernetes API; kotsadm only for the app list.
 import { ExitCode } from "@kots-backup/core";
 import type { BackupSummary } from "@kots-backup/core/backups";
 import { listBackups } from "@kots-backup/core/usecases/index";

@@ -1,6 +1,6 @@
 // `kots-backup silence <schedule> --for <duration> [--reason <text>]` and `unsilence <schedule>`
 // (an external recovery point is named `external:<name>`):
-// maintenance windows (contract §2). A silenced check is still evaluated and shown, but pages nobody
+// maintenance windows (docs/contract.md §2). A silenced check is still evaluated and shown, but pages nobody
 // until the silence ends; if it is still down then, `Check Down` is sent at that moment.
 
 import { destinationStore } from "@kots-backup/adapters/export/stores";

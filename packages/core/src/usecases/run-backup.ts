@@ -59,7 +59,7 @@ export interface RunBackupDeps {
   onPhase?: (backup: VeleroBackup) => void;
 }
 
-/** The contract §2 `backup` result (an `ls` entry without expiry, always dated), plus how this run ended. */
+/** The docs/contract.md §2 `backup` result (an `ls` entry without expiry, always dated), plus how this run ended. */
 export interface BackupRunResult extends Omit<BackupSummary, "requestedAt" | "expiresAt"> {
   outcome: "started" | "deduplicated";
   slot?: string;

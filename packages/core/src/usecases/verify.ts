@@ -1,4 +1,4 @@
-// `verify` (contract §2): one check per configured schedule, alerts on changes (contract §5).
+// `verify` (docs/contract.md §2): one check per configured schedule, alerts on changes (docs/contract.md §5).
 //
 //   gather facts (cluster backups + apps, BSL phase, export manifests, claims, silences)
 //   → per schedule: read its record → evaluateCheck → nextAlertState → conditional write
@@ -69,7 +69,7 @@ export const OUTBOX_MAX_AGE_MS = 24 * 3_600_000;
 /** Lost conditional writes before a check's evaluation gives up for this run. */
 export const MAX_CAS_ATTEMPTS = 10;
 
-/** One check as `verify --json` prints it (contract §2), plus the active silence if any. */
+/** One check as `verify --json` prints it (docs/contract.md §2), plus the active silence if any. */
 export interface VerifyCheck {
   name: string;
   state: CheckResult["state"];
@@ -87,7 +87,7 @@ export interface VerifyCheck {
   silenceReason?: string;
 }
 
-/** `verify --json` (contract §2). */
+/** `verify --json` (docs/contract.md §2). */
 export interface VerifyReport {
   checkedAt: string;
   checks: VerifyCheck[];

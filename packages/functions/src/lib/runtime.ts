@@ -1,5 +1,5 @@
 // What a handler runs on inside Lambda: the shared runtime (@kots-backup/adapters/runtime) built from the
-// deployment's config, and the event stream (contract §5) on the stack's bus. One runtime per invocation
+// deployment's config, and the event stream (docs/contract.md §5) on the stack's bus. One runtime per invocation
 // (its port-forward is closed at the end, before Lambda freezes the container); the bus clients, the
 // secrets (Secrets Manager values are cached 5 minutes) and the config are kept per container.
 import type { Logger } from "@aws-lambda-powertools/logger";
