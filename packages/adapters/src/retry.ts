@@ -130,6 +130,9 @@ export const TRANSIENT_NETWORK_CODES: ReadonlySet<string> = new Set([
   "UND_ERR_CLOSED",
 ]);
 
+/** Node/undici error codes of a peer that could not be reached or answer at all, transient or not. */
+export const NETWORK_FAILURE_CODES: ReadonlySet<string> = new Set([...TRANSIENT_NETWORK_CODES, "ENOTFOUND"]);
+
 /** The network error code of an error or of anything in its `cause` chain (undici nests them). */
 export function networkErrorCode(error: unknown): string | undefined {
   let current: unknown = error;

@@ -4,6 +4,7 @@
 import { latestCredibleMs } from "@kots-backup/core/backups";
 import type { ExternalObservation } from "@kots-backup/core/external";
 import { escapeControl, shortInput } from "@kots-backup/core/text";
+import { NETWORK_FAILURE_CODES } from "../retry.ts";
 
 /** One recovery point as a source lists it, normalized. */
 export interface Candidate {
@@ -53,19 +54,10 @@ export function observe(candidates: readonly Candidate[], now: Date, what: strin
   };
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-]);
-
 /** An AWS call that failed, as one line: the call, the error's name and HTTP status, never its message. */
 export function awsFailure(call: string, error: unknown): ExternalObservation {
   const e = error as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: unknown } } | undefined;
-  const code = typeof e?.code === "string" && NETWORK_CODES.has(e.code) ? e.code : undefined;
+  const code = typeof e?.code === "string" && NETWORK_FAILURE_CODES.has(e.code) ? e.code : undefined;
   const name = code ?? (typeof e?.name === "string" ? shown(e.name) : "Error");
   const status =
     typeof e?.$metadata?.httpStatusCode === "number" ? `, HTTP ${e.$metadata.httpStatusCode}` : "";

@@ -59,6 +59,7 @@ import {
   type StatedChecksums,
   type WrittenObject,
 } from "@kots-backup/core";
+import { NETWORK_FAILURE_CODES } from "../retry.ts";
 import { ChecksumMismatchError, NotFoundError, PreconditionFailedError } from "./errors.ts";
 import { Sha256Meter, sha256Hex } from "./hashing.ts";
 import { checkKey, checkPrefix, isSha256Hex } from "./keys.ts";
@@ -642,17 +643,6 @@ function isPreconditionFailure(error: unknown): boolean {
   );
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ENOTFOUND",
-  "EAI_AGAIN",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EPIPE",
-]);
-
 /**
  * An S3 failure as an EnvironmentError: operation, bucket, key, S3 error code and HTTP status, and a
  * fix. The service's own message and the SDK error (which can echo request details) are left out.
@@ -692,7 +682,7 @@ export function s3EnvironmentError(
       },
     );
   }
-  if ((code && NETWORK_CODES.has(code)) || name === "TimeoutError" || name === "AbortError") {
+  if ((code && NETWORK_FAILURE_CODES.has(code)) || name === "TimeoutError" || name === "AbortError") {
     return new EnvironmentError(
       "s3-unreachable",
       `could not ${action} ${what}: S3 endpoint unreachable (${code ?? name})`,
