@@ -446,7 +446,22 @@ const daemonSchema = z.strictObject({
     }),
 });
 
-export const ConfigSchema = z
+export /** Each item's `name` must be unique in its list (`field`): the check, record and dedup key derive from it. */
+function uniqueNames(items: readonly { name: string }[], field: string, ctx: z.RefinementCtx): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, index) => {
+    const first = seen.get(item.name);
+    if (first === undefined) seen.set(item.name, index);
+    else
+      ctx.addIssue({
+        code: "custom",
+        path: [field, index, "name"],
+        message: `"${item.name}" is already used by ${field}[${first}]; ${field === "schedules" ? "schedule" : field} names must be unique`,
+      });
+  });
+}
+
+const ConfigSchema = z
   .strictObject({
     $schema: text(2048).optional(),
     cluster: clusterSchema.prefault({}),
@@ -458,28 +473,8 @@ export const ConfigSchema = z
     external: z.array(externalSchema).default([]),
   })
   .superRefine((config, ctx) => {
-    const seen = new Map<string, number>();
-    config.schedules.forEach((schedule, index) => {
-      const first = seen.get(schedule.name);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["schedules", index, "name"],
-          message: `"${schedule.name}" is already used by schedules[${first}]; schedule names must be unique`,
-        });
-      } else seen.set(schedule.name, index);
-    });
-    const external = new Map<string, number>();
-    config.external.forEach((point, index) => {
-      const first = external.get(point.name);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["external", index, "name"],
-          message: `"${point.name}" is already used by external[${first}]; external names must be unique`,
-        });
-      } else external.set(point.name, index);
-    });
+    uniqueNames(config.schedules, "schedules", ctx);
+    uniqueNames(config.external, "external", ctx);
   })
   .meta({ title: "kots-backup configuration" });
 
