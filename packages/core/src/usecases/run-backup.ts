@@ -25,9 +25,9 @@ import {
 import { EnvironmentError, InputError } from "../errors.ts";
 import { DetailType, dedupKey, type KotsBackupEvent } from "../events.ts";
 import type { KotsCluster } from "../ports.ts";
-import { shellArg } from "../runbook.ts";
 import { ClaimOutcome, type SlotClaim } from "../state.ts";
-import { FAILED_PHASES, KotsStatus, kotsStatusOf, phaseOf, type VeleroBackup } from "../velero.ts";
+import { KotsStatus, kotsStatusOf, phaseOf, type VeleroBackup } from "../velero.ts";
+import { backupEndedEvent } from "./follow.ts";
 import type { Emit, SlotClaimStore, UseCaseLog } from "./ports.ts";
 
 export interface RunBackupInput {
@@ -314,17 +314,14 @@ export async function runBackup(input: RunBackupInput, deps: RunBackupDeps): Pro
         timeoutMs: input.timeoutMs ?? DEFAULT_BACKUP_TIMEOUT_MS,
         onUpdate: (b) => deps.onPhase?.(b),
       });
-      const phase = phaseOf(final);
-      const failed = FAILED_PHASES.has(phase);
-      await emit(failed ? DetailType.backupFailed : DetailType.backupCompleted, {
-        backup: final.metadata.name,
-        ...(slot ? { slot } : {}),
-        ...(failed ? { reasons: ["failed"] } : {}),
-        phase,
-        message: failed
-          ? `Backup ${shellArg(final.metadata.name)} ended ${phase} (${final.status?.errors ?? 0} errors${final.status?.failureReason ? `: ${final.status.failureReason}` : ""}). Check it with \`velero backup describe ${shellArg(final.metadata.name)} --details\` and \`velero backup logs ${shellArg(final.metadata.name)}\`.`
-          : `Backup ${final.metadata.name} completed.`,
-      });
+      await deps.emit(
+        backupEndedEvent(
+          cluster.name,
+          final,
+          { ...(schedule ? { schedule } : {}), ...(slot ? { slot } : {}) },
+          now(),
+        ),
+      );
     }
     return toResult(final, base, outcome, slot);
   }
