@@ -9,6 +9,7 @@ import { LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
 import "@kots-backup/cli/commands/index";
 import { main } from "@kots-backup/cli/program";
 import { manifestKey, veleroBackupKeys } from "@kots-backup/core/export-layout";
+import { readDrillRuns } from "@kots-backup/core/usecases/drill-runs";
 import { pack } from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { captureStreams } from "../backup/support.ts";
@@ -113,6 +114,12 @@ describe("kots-backup drill (offline)", () => {
     expect(code).toBe(1);
     expect(report.results[0]).toMatchObject({ ok: false, cause: expect.stringContaining(key) });
     expect(report.results[0].checks.at(-1)).toMatchObject({ name: "checksums", ok: false });
+    // The run is recorded at the destination for the `drill` check and `status`.
+    const runs = await readDrillRuns(new LocalFolderStore(folder));
+    expect(runs[0]).toMatchObject({
+      ok: false,
+      results: [{ backup: BACKUP, ok: false, cause: expect.stringContaining(key) }],
+    });
   });
 
   it("fails on a tarball entry a restore must never trust, even with matching checksums", async () => {

@@ -56,6 +56,9 @@ const REASON_TEXT: Record<CheckReason, string> = {
   [CheckReason.unreachable]: "the source of a recovery point cannot be read",
   [CheckReason.unencrypted]: "the newest recovery point is not encrypted",
   [CheckReason.unprotected]: "the data is not protected",
+  // The restore drill speaks through its own words (drill.ts).
+  [CheckReason.drillFailed]: "the newest restore drill failed",
+  [CheckReason.drillMissed]: "no restore drill ran since its last slot",
 };
 
 function isActive(silencedUntil: string | undefined, now: Date): boolean {

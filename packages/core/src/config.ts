@@ -446,6 +446,15 @@ const daemonSchema = z.strictObject({
     }),
 });
 
+// The restore drill on a schedule (`kots-backup drill`): each run is recorded under state/drills/ and
+// watched by the `drill` check (core/drill.ts), paged under kots-backup:<cluster>:drill.
+const drillSchema = z.strictObject({
+  schedule: cron,
+  timezone: timezone.default("UTC"),
+  grace: period.prefault("1h"),
+  paused: z.boolean().default(false),
+});
+
 export /** Each item's `name` must be unique in its list (`field`): the check, record and dedup key derive from it. */
 function uniqueNames(items: readonly { name: string }[], field: string, ctx: z.RefinementCtx): void {
   const seen = new Map<string, number>();
@@ -471,10 +480,19 @@ const ConfigSchema = z
     daemon: daemonSchema.prefault({}),
     aws: awsSchema.optional(),
     external: z.array(externalSchema).default([]),
+    drill: drillSchema.optional(),
   })
   .superRefine((config, ctx) => {
     uniqueNames(config.schedules, "schedules", ctx);
     uniqueNames(config.external, "external", ctx);
+    // The drill's check record and dedup key are a schedule's would-be ones (`drill`).
+    const clash = config.drill ? config.schedules.findIndex((s) => s.name === "drill") : -1;
+    if (clash >= 0)
+      ctx.addIssue({
+        code: "custom",
+        path: ["schedules", clash, "name"],
+        message: '"drill" is the drill check\'s name while drill: is set; rename the schedule',
+      });
   })
   .meta({ title: "kots-backup configuration" });
 
@@ -486,6 +504,7 @@ export type AlertsConfig = Config["alerts"];
 export type ClusterConfig = Config["cluster"];
 export type DaemonConfig = Config["daemon"];
 export type ExternalPointConfig = Config["external"][number];
+export type DrillConfig = NonNullable<Config["drill"]>;
 
 /** `["schedules", 0, "cron"]` → `schedules[0].cron`. Keys are input too: escaped and cut if long. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {

@@ -7,6 +7,8 @@
 //   config/<app>/<name>.tar.gz    KOTS config after an export; manual-<YYYYMMDDTHHMMSSZ>.tar.gz by hand
 //   state/claims|alerts|silences|mirror|exports|followed  kots-backup's own state
 //   state/alerts/external/<name>.json                    an external recovery point's check record
+//   state/alerts/drill.json                              the restore drill's check record
+//   state/drills/<RFC 3339 time>.json                    one restore drill run's results
 // Anchor: velero pkg/persistence/object_store_layout.go and IsValid in object_store.go.
 import { z } from "zod";
 import { InputError } from "./errors.ts";
@@ -135,9 +137,30 @@ export function externalAlertStateKey(name: string): string {
   return `${STATE_ROOT}alerts/external/${checked(name, SLUG, "external name")}.json`;
 }
 
+/** The restore drill's check name (records, silences, dedup key `kots-backup:<cluster>:drill`). */
+export const DRILL_CHECK_NAME = "drill";
+
+/** `state/alerts/drill.json`: the restore drill's check record (config refuses a schedule named `drill`). */
+export const DRILL_ALERT_STATE_KEY = `${STATE_ROOT}alerts/drill.json`;
+
 /** A check's record key: `external:<name>` is an external recovery point's, any other a schedule's. */
 export function checkRecordKey(check: string): string {
+  if (check === DRILL_CHECK_NAME) return DRILL_ALERT_STATE_KEY;
   return check.startsWith("external:") ? externalAlertStateKey(check.slice(9)) : alertStateKey(check);
+}
+
+/** `state/drills/`: one object per restore drill run. */
+export const DRILLS_PREFIX = `${STATE_ROOT}drills/`;
+
+/** `state/drills/<time>.json`, the time as RFC 3339 UTC with milliseconds (keys sort by time). */
+export function drillRunKey(at: Date): string {
+  return `${DRILLS_PREFIX}${at.toISOString()}.json`;
+}
+
+/** The run time of a drill run key, or undefined for any other key. */
+export function drillRunTimeOfKey(key: string): string | undefined {
+  const match = /^state\/drills\/(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\.json$/.exec(key);
+  return match?.[1];
 }
 
 /** `state/silences/<schedule>.json`, or `state/silences/external/<name>.json` for `external:<name>`. */

@@ -73,6 +73,10 @@ export const CheckReason = {
   unencrypted: "unencrypted",
   /** External: the data is not protected at all, e.g. S3 versioning off (down at once). */
   unprotected: "unprotected",
+  /** Restore drill (drill.ts): the newest drill run had an export a restore could not start from (down at once). */
+  drillFailed: "drill-failed",
+  /** Restore drill: no drill run since its last slot, by that slot + grace. */
+  drillMissed: "drill-missed",
 } as const;
 export type CheckReason = (typeof CheckReason)[keyof typeof CheckReason];
 

@@ -78,6 +78,10 @@ const STEPS: { readonly [R in CheckReason]?: (subject: RunbookSubject) => string
     "Run `kots-backup status` and `kots-backup doctor`: they name the external source and what fails.",
   unencrypted: () => "Run `kots-backup status`: it names the external recovery point that is not encrypted.",
   unprotected: () => "Run `kots-backup doctor`: it names the bucket whose versioning or replication is off.",
+  "drill-failed": (subject) =>
+    `Run \`kots-backup drill${subject.backup !== undefined ? ` --backup ${shellArg(subject.backup)}` : ""}\`: it names the check that fails (manifest, checksums, backup, tarball, resource-list); re-export the backup or fix the destination, then drill again.`,
+  "drill-missed": () =>
+    "Check that the daemon or the scheduled Lambda runs the drill (`kots-backup status` lists the last drill runs), then run `kots-backup drill`.",
 };
 
 /** The next step for `reason`, concrete where `subject` names things; undefined for a reason without one. */

@@ -27,6 +27,8 @@ export const REASON_TEXT: Record<CheckReason, string> = {
   unreachable: "the source of a recovery point cannot be read",
   unencrypted: "the newest recovery point is not encrypted",
   unprotected: "the data is not protected",
+  "drill-failed": "the newest restore drill found an export a restore could not start from",
+  "drill-missed": "no restore drill ran since its last scheduled slot",
 };
 
 /** The runbook line for each reason with nothing named (core's runbook.ts; pages fill in the names). */

@@ -8,9 +8,10 @@
 //   tarball         the contents tarball extracts safely (adapters/src/tarball.ts: no `..`, links or
 //                   devices, bounded decompression) and every item parses;
 //   resource-list   the items in the tarball are exactly the backup's `<name>-resource-list.json.gz`.
-// Nothing is written anywhere: the drill only reads.
+// The drill itself only reads; drillAndRecord then records the run under `state/drills/`.
 import { createGunzip } from "node:zlib";
 import type { ObjectStore } from "@kots-backup/core";
+import { type DrillRun, drillRunOf } from "@kots-backup/core/drill";
 import {
   backupNameOfManifestKey,
   type ExportManifest,
@@ -19,6 +20,7 @@ import {
   parseManifest,
   veleroBackupKeys,
 } from "@kots-backup/core/export-layout";
+import { recordDrillRun } from "@kots-backup/core/usecases/drill-runs";
 import { readText } from "@kots-backup/core/usecases/stored-json";
 import { Sha256Meter } from "../store/hashing.ts";
 import { checkVeleroTarball } from "../tarball.ts";
@@ -214,4 +216,25 @@ export async function newestExports(store: ObjectStore): Promise<string[]> {
     if (!current || at > current.at) newest.set(kind, { backup, at });
   }
   return [...newest.values()].map((n) => n.backup).sort();
+}
+
+/**
+ * One recorded drill run (the CLI, the daemon and the onDemand Lambda alike): drills `backups` (default
+ * the newest export of each kind), then records the run at `state/drills/<at>.json` for the `drill`
+ * check and `status` (core/usecases/drill-runs.ts), keeping the newest runs only.
+ */
+export async function drillAndRecord(
+  store: ObjectStore,
+  at: Date,
+  options: { backups?: readonly string[]; onBackup?: (backup: string) => void } = {},
+): Promise<{ results: DrillResult[]; run: DrillRun }> {
+  const backups = options.backups ?? (await newestExports(store));
+  const results: DrillResult[] = [];
+  for (const backup of backups) {
+    options.onBackup?.(backup);
+    results.push(await drillExport(store, backup));
+  }
+  const run = drillRunOf(at, results);
+  await recordDrillRun(store, run);
+  return { results, run };
 }

@@ -2,7 +2,8 @@
 // each kind (or the one named) at export.destination as Velero's restore would, without a cluster, and
 // prints one line per backup with the time it took. Exit 0 when every drilled export could be restored
 // from, 1 when one could not (or there is nothing to drill), 2 bad input, 3 the destination is unreachable.
-import { type DrillResult, drillExport, newestExports } from "@kots-backup/adapters/drill/offline";
+// Each run is recorded under the destination's state/drills/ (the `drill` check and `status` read it).
+import { type DrillResult, drillAndRecord } from "@kots-backup/adapters/drill/offline";
 import { destinationStore } from "@kots-backup/adapters/export/stores";
 import { ExitCode, InputError } from "@kots-backup/core";
 import { manifestKey } from "@kots-backup/core/export-layout";
@@ -49,12 +50,10 @@ export const drillCommand: CommandAction<[DrillFlags]> = async ({ globals, out }
     }
   }
   const destination = await destinationStore(config.export);
-  const backups = flags.backup !== undefined ? [flags.backup] : await newestExports(destination);
-  const results: DrillResult[] = [];
-  for (const backup of backups) {
-    out.log("info", `drilling ${backup}`);
-    results.push(await drillExport(destination, backup));
-  }
+  const { results } = await drillAndRecord(destination, new Date(), {
+    ...(flags.backup !== undefined ? { backups: [flags.backup] } : {}),
+    onBackup: (backup) => out.log("info", `drilling ${backup}`),
+  });
   const report: DrillReport = {
     destination: destination.location,
     ok: results.length > 0 && results.every((r) => r.ok),

@@ -28,9 +28,22 @@ import {
   isFutureDated,
   listBackups as summarizeBackups,
 } from "../backups.ts";
+import {
+  type DrillCheckConfig,
+  type DrillCheckResult,
+  type DrillRun,
+  drillDownMessage,
+  drillUpMessage,
+  evaluateDrill,
+} from "../drill.ts";
 import { EnvironmentError, isKotsBackupError } from "../errors.ts";
 import type { KotsBackupEvent } from "../events.ts";
-import { backupNameOfManifestKey, MANIFESTS_ROOT, parseManifest } from "../export-layout.ts";
+import {
+  backupNameOfManifestKey,
+  DRILL_CHECK_NAME,
+  MANIFESTS_ROOT,
+  parseManifest,
+} from "../export-layout.ts";
 import { type ExternalCheckResult, externalCheckName } from "../external.ts";
 import {
   anyDown,
@@ -44,6 +57,7 @@ import {
 import type { ClusterApp, KotsCluster, ObjectStore } from "../ports.ts";
 import type { AlertRecord, Silence, SlotClaim } from "../state.ts";
 import { KotsStatus, VeleroPhase } from "../velero.ts";
+import { readDrillRuns } from "./drill-runs.ts";
 import type { UseCaseLog } from "./ports.ts";
 import { readText } from "./stored-json.ts";
 import {
@@ -118,6 +132,8 @@ export interface VerifyFacts {
   bslPhase?: string;
   /** What each external recovery point's source said (verify-external.ts). */
   external?: ExternalFact[];
+  /** The restore drill, when configured: its config and newest recorded run (core/drill.ts). */
+  drill?: { config: DrillCheckConfig; newest?: DrillRun };
 }
 
 /** Per-schedule figures for the metrics (CloudWatch EMF, Prometheus). */
@@ -154,6 +170,8 @@ export interface VerifySources {
   manifestCache?: Map<string, { etag: string; fact: ExportFact | undefined }>;
   /** External recovery points watched next to the schedules. */
   external?: ExternalSource;
+  /** The restore drill's config (`drill:`), when set: its runs are read from the destination. */
+  drill?: DrillCheckConfig;
   log?: UseCaseLog;
 }
 
@@ -443,6 +461,7 @@ export async function gatherFacts(
     ...(sources.manifestCache ? { cache: sources.manifestCache } : {}),
     now,
   });
+  const drillRuns = sources.drill ? await readDrillRuns(sources.destination, 1) : [];
   return {
     cluster: cluster.name,
     now,
@@ -455,6 +474,9 @@ export async function gatherFacts(
     appsKnown: apps !== undefined,
     ...(bslPhase ? { bslPhase } : {}),
     external: await external,
+    ...(sources.drill
+      ? { drill: { config: sources.drill, ...(drillRuns[0] ? { newest: drillRuns[0] } : {}) } }
+      : {}),
   };
 }
 
@@ -574,7 +596,8 @@ export function evaluateFacts(
   const external = (facts.external ?? []).map(
     (f) => evaluateExternalWithRecord(f, facts.now, records.get(externalCheckName(f.point.name))).check,
   );
-  const results = [...scheduled, ...external];
+  const drill = facts.drill ? [evaluateDrillWithRecord(facts, records.get(DRILL_CHECK_NAME)).check] : [];
+  const results = [...scheduled, ...external, ...drill];
   return {
     report: {
       checkedAt: iso(facts.now.getTime()),
@@ -584,6 +607,7 @@ export function evaluateFacts(
     figures: [
       ...scheduled.map((c, i) => figuresOf(facts, schedules[i] as CheckSchedule, c)),
       ...external.map((c) => externalFigures(c, facts.now)),
+      ...drill.map((c) => ({ schedule: c.name, state: c.state })),
     ],
   };
 }
@@ -642,6 +666,34 @@ export function decideExternal(
     previous,
     channels,
   );
+}
+
+/** The drill check at `facts.now`, given its record, and what the record keeps (when it was first seen). */
+export function evaluateDrillWithRecord(
+  facts: VerifyFacts,
+  previous: CheckRecord | undefined,
+): { check: DrillCheckResult; environment: Pick<CheckRecord, "firstSeenAt"> } {
+  const drill = facts.drill as NonNullable<VerifyFacts["drill"]>;
+  const firstSeenAt = previous?.firstSeenAt ?? iso(facts.now.getTime());
+  return {
+    check: evaluateDrill(drill.config, drill.newest, facts.now, firstSeenAt),
+    environment: { firstSeenAt },
+  };
+}
+
+/** Pure: the drill check's next record and what this run delivers if its write wins. */
+export function decideDrill(
+  facts: VerifyFacts,
+  previous: CheckRecord | undefined,
+  channels: readonly string[],
+): Decision {
+  const { check, environment } = evaluateDrillWithRecord(facts, previous);
+  const words: CheckWords = {
+    down: (since) => drillDownMessage(facts.cluster, check, since),
+    up: (downSince) => drillUpMessage(facts.cluster, check, downSince),
+    detail: { drill: check.drill },
+  };
+  return decideAlert(facts, { check, environment, words }, previous, channels);
 }
 
 /** Pure: from an evaluated check, its next record (alert state, outbox) and the events to deliver. */
@@ -836,6 +888,9 @@ export async function runVerify(schedules: readonly CheckSchedule[], deps: Verif
       name: externalCheckName(f.point.name),
       decide: (p?: CheckRecord) => decideExternal(facts, f, p, deps.channels),
     })),
+    ...(facts.drill
+      ? [{ name: DRILL_CHECK_NAME, decide: (p?: CheckRecord) => decideDrill(facts, p, deps.channels) }]
+      : []),
   ];
   const outcomes = await Promise.all(runs.map((r) => verifyOne(r, deps)));
   const results = outcomes.map((o) => o.check);
@@ -845,10 +900,12 @@ export async function runVerify(schedules: readonly CheckSchedule[], deps: Verif
       checks: results.map((c) => toVerifyCheck(c, activeSilence(facts, c.name))),
     },
     results,
-    figures: results.map((c, i) =>
+    figures: results.flatMap((c, i) =>
       i < schedules.length
-        ? figuresOf(facts, schedules[i] as CheckSchedule, c)
-        : externalFigures(c as ExternalCheckResult, facts.now),
+        ? [figuresOf(facts, schedules[i] as CheckSchedule, c)]
+        : c.name === DRILL_CHECK_NAME
+          ? [{ schedule: c.name, state: c.state }]
+          : [externalFigures(c as ExternalCheckResult, facts.now)],
     ),
     facts,
     transitions: outcomes.flatMap((o) => (o.transition ? [o.transition] : [])),
