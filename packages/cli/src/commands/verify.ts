@@ -45,6 +45,8 @@ export async function openVerifyEnvironment(globals: GlobalOptions, out: Output)
     external: { points: config.external, allowCommand: true },
     log: (level, message, fields) => out.log(level, message, fields),
   });
+  // The restore drill's check reads its runs from the destination (core/drill.ts).
+  if (config.drill) sources.drill = config.drill;
   return { loaded, destination, state: new StateStore(destination), sources, close: () => close() };
 }
 

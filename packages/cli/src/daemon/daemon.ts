@@ -12,12 +12,17 @@
 //              each, whichever process sees it), export each exported schedule's newest exportable
 //              backup without a manifest, whoever started it (the engine skips objects already
 //              copied, so an interrupted export resumes), then verify + alert (Check Down / Check Up
-//              through verify's outbox), publish the figures on /metrics and ping the heartbeat URL.
+//              through verify's outbox), publish the figures on /metrics and ping the heartbeat URL;
+//   drill      with `drill:` set, the offline restore drill runs on its slots (planSlots, the same slot
+//              math) over the newest exports at the destination; the run is recorded under
+//              state/drills/ (its newest run marks the last slot fired, across restarts) and a verify
+//              follows, so the `drill` check pages on a failing drill at once.
 // Shutdown (abort signal: SIGTERM/SIGINT in the command): nothing new starts; work in flight is
 // awaited up to `shutdownTimeoutMs`. Every state write is a single atomic object write (claims,
 // check records, export manifest written last), so stopping at any point leaves no half-written
 // state: an unfinished export simply has no manifest and resumes at the next start.
 import type { Channel } from "@kots-backup/adapters/alerts/index";
+import { drillAndRecord } from "@kots-backup/adapters/drill/offline";
 import { clusterExportDeps } from "@kots-backup/adapters/export/deps";
 import { type ExportDeps, type ExportResult, exportBackup } from "@kots-backup/adapters/export/engine";
 import type { KubeKotsCluster } from "@kots-backup/adapters/kube/cluster";
@@ -32,6 +37,8 @@ import {
   type SlotSource,
   slotIso,
 } from "@kots-backup/core/daemon-plan";
+import { DRILL_CHECK_NAME } from "@kots-backup/core/export-layout";
+import { readDrillRuns } from "@kots-backup/core/usecases/drill-runs";
 import { type FollowCandidate, followBackups, followCandidates } from "@kots-backup/core/usecases/follow";
 import { listBackupsWithNames } from "@kots-backup/core/usecases/list-backups";
 import {
@@ -72,6 +79,7 @@ export type DaemonEvent =
   | { type: "export-completed"; result: ExportResult; schedule: string }
   | { type: "export-failed"; backup: string; schedule: string; error: string }
   | { type: "verify"; run: VerifyRun }
+  | { type: "drill"; slot: string; ok: boolean; backups: number }
   | { type: "heartbeat"; ok: boolean; detail: string }
   | { type: "error"; where: string; message: string }
   | { type: "stopping"; inFlight: number };
@@ -138,6 +146,8 @@ export class Daemon {
   readonly #following = new Map<string, FollowCandidate & { phase: string }>();
   readonly #manifestCache: NonNullable<VerifySources["manifestCache"]> = new Map();
   #lastFired: Record<string, string> = {};
+  /** The drill's last slot fired (or the newest recorded run); undefined before the first. */
+  #drillLastFired: string | undefined;
   #reconciling: Promise<void> | undefined;
   #reconcileRequested = true;
   #nextReconcileAt = 0;
@@ -212,6 +222,13 @@ export class Daemon {
       this.#lastFired = lastFiredFromClaims(await this.state.listClaims());
     } catch (error) {
       this.#error("reading slot claims (slots are still claimed create-only before any backup)", error);
+    }
+    if (this.#o.config.drill) {
+      try {
+        this.#drillLastFired = (await readDrillRuns(this.#o.destination, 1))[0]?.at;
+      } catch (error) {
+        this.#error("reading the newest drill run (the latest drill slot may run again)", error);
+      }
     }
     this.#o.log("info", "daemon started", {
       schedules: this.#schedules.map((s) => `${s.name} (${s.cron} ${s.timezone})`),
@@ -298,6 +315,7 @@ export class Daemon {
       this.#lastFired[due.schedule] = slot;
       this.#track(this.#fire(schedule, slot, due.lateByMs));
     }
+    this.#planDrill(now);
     if (now.getTime() >= this.#nextFollowAt && this.#following.size > 0) {
       this.#nextFollowAt = now.getTime() + (this.#o.followIntervalMs ?? 5_000);
       this.#track(this.#follow());
@@ -311,6 +329,56 @@ export class Daemon {
       });
       this.#reconciling = run;
       this.#track(run);
+    }
+  }
+
+  /** Fires the drill's due slot, if any (a slot older than its grace is not caught up: `drill-missed`). */
+  #planDrill(now: Date): void {
+    const drill = this.#o.config.drill;
+    if (!drill) return;
+    const plan = planSlots({
+      schedules: [
+        {
+          name: DRILL_CHECK_NAME,
+          cron: drill.schedule,
+          timezone: drill.timezone,
+          grace: drill.grace,
+          paused: drill.paused,
+        },
+      ],
+      lastFired: { [DRILL_CHECK_NAME]: this.#drillLastFired },
+      now,
+    });
+    for (const late of plan.skipped) {
+      this.#drillLastFired = slotIso(late.slot);
+      this.#o.log(
+        "warn",
+        `drill slot ${slotIso(late.slot)} passed while the daemon was not running; not caught up`,
+      );
+    }
+    for (const due of plan.due) {
+      this.#drillLastFired = slotIso(due.slot);
+      this.#track(this.#drill(slotIso(due.slot)));
+    }
+  }
+
+  async #drill(slot: string): Promise<void> {
+    if (this.#stopping) return;
+    try {
+      const { run } = await drillAndRecord(this.#o.destination, this.#now(), {
+        onBackup: (backup) => this.#o.log("info", `drilling ${backup}`, { slot }),
+      });
+      const failed = run.results.filter((r) => !r.ok);
+      this.#o.log(run.ok ? "info" : "warn", run.ok ? "restore drill passed" : "restore drill failed", {
+        slot,
+        drilled: run.results.map((r) => `${r.backup}=${r.ok ? "ok" : "failed"} ${r.durationMs} ms`),
+        ...(failed.length > 0 ? { causes: failed.map((r) => `${r.backup}: ${r.cause ?? ""}`) } : {}),
+      });
+      this.#emit({ type: "drill", slot, ok: run.ok, backups: run.results.length });
+      // The check sees the new run at once: a failing drill pages now, not at the next interval.
+      this.#reconcileRequested = true;
+    } catch (error) {
+      this.#error(`restore drill of slot ${slot}`, error);
     }
   }
 
@@ -470,6 +538,7 @@ export class Daemon {
       });
       const run = await runVerify(config.schedules, {
         ...sources,
+        ...(config.drill ? { drill: config.drill } : {}),
         records: checkRecordStore(destination),
         deliver: this.#deliverPort,
         channels: this.#o.channels.map((c) => c.name),

@@ -23,7 +23,7 @@ const manifestCache: NonNullable<VerifySources["manifestCache"]> = new Map();
 
 export async function verifySources(runtime: Runtime, logger: Logger): Promise<VerifySources> {
   const { cluster } = runtime.config;
-  return wireVerify({
+  const sources = await wireVerify({
     openCluster: () => runtime.cluster(),
     clusterName: cluster.name,
     ...(cluster.kotsadmNamespace ? { kotsadmNamespace: cluster.kotsadmNamespace } : {}),
@@ -33,6 +33,8 @@ export async function verifySources(runtime: Runtime, logger: Logger): Promise<V
     external: { points: runtime.config.external, allowCommand: false },
     log: useCaseLog(logger),
   });
+  // The restore drill's check reads its runs from the destination (core/drill.ts).
+  return runtime.config.drill ? { ...sources, drill: runtime.config.drill } : sources;
 }
 
 /** `verify`: records transitions and puts their events on the event stream (notify pages from there). */
