@@ -45,6 +45,7 @@ export default $config({
       config: settings.config,
       scheduledArn: functions.scheduled.arn,
       reconcileArn: functions.reconcile.arn,
+      onDemandArn: functions.onDemand.arn,
       deadLetterQueueArn: alerting.deadLetters.arn,
     });
 

@@ -1,4 +1,5 @@
-// One EventBridge Scheduler schedule (`sst.aws.CronV2`) per configured schedule, plus reconcile's rate.
+// One EventBridge Scheduler schedule (`sst.aws.CronV2`) per configured schedule, plus reconcile's rate,
+// plus, with `drill:` set, the restore drill's: `{"action":"drill"}` to onDemand on `drill.schedule`.
 //
 // The 5-field cron is converted by core's `toEventBridgeCron` (days of week 1–7, `?` in one day field);
 // a cron EventBridge cannot express was already refused by the config schema, naming the schedule.
@@ -76,11 +77,42 @@ export function scheduleSpecs(config: DeploySettings["config"]): ScheduleSpec[] 
   });
 }
 
+/** The restore drill's schedule (`drill:`), as data; undefined without `drill:`. */
+export interface DrillScheduleSpec {
+  component: "DrillSchedule";
+  expression: `cron(${string})`;
+  timezone: string;
+  enabled: boolean;
+  retries: number;
+  maximumEventAgeInSeconds: number;
+  event: { action: "drill" };
+}
+
+export function drillScheduleSpec(config: DeploySettings["config"]): DrillScheduleSpec | undefined {
+  const { drill } = config;
+  if (!drill) return undefined;
+  return {
+    component: "DrillSchedule",
+    expression: toEventBridgeCron(drill.schedule, "drill.schedule") as `cron(${string})`,
+    timezone: drill.timezone,
+    enabled: !drill.paused,
+    retries: SCHEDULE_RETRIES,
+    // As a schedule's: a drill delivered after its grace is already reported as drill-missed.
+    maximumEventAgeInSeconds: Math.min(
+      MAX_EVENT_AGE_SECONDS,
+      Math.max(MIN_EVENT_AGE_SECONDS, Math.floor(drill.grace / 1000)),
+    ),
+    event: { action: "drill" },
+  };
+}
+
 export interface CreateSchedulesArgs {
   config: DeploySettings["config"];
   /** ARN of the scheduled function (a Function's `arn`, or a string under Pulumi mocks). */
   scheduledArn: $util.Input<string>;
   reconcileArn: $util.Input<string>;
+  /** ARN of the onDemand function: the drill schedule's target (only with `drill:`). */
+  onDemandArn?: $util.Input<string>;
   deadLetterQueueArn: $util.Input<string>;
 }
 
@@ -88,6 +120,7 @@ export function createSchedules({
   config,
   scheduledArn,
   reconcileArn,
+  onDemandArn,
   deadLetterQueueArn,
 }: CreateSchedulesArgs) {
   const schedules = scheduleSpecs(config).map(
@@ -124,5 +157,32 @@ export function createSchedules({
     event: { scheduledTime: SCHEDULER_PLACEHOLDERS.scheduledTime },
   });
 
-  return { schedules, reconcile };
+  const drillSpec = drillScheduleSpec(config);
+  if (drillSpec && onDemandArn === undefined)
+    throw new Error("kots-backup.yaml: drill: is set but the onDemand function's ARN was not passed");
+  const drill =
+    drillSpec &&
+    new sst.aws.CronV2(drillSpec.component, {
+      function: onDemandArn as $util.Input<string>,
+      schedule: drillSpec.expression,
+      timezone: drillSpec.timezone,
+      enabled: drillSpec.enabled,
+      retries: drillSpec.retries,
+      dlq: deadLetterQueueArn,
+      event: drillSpec.event,
+      transform: {
+        schedule: (args) => {
+          args.description = "kots-backup restore drill";
+          args.target = $output(args.target).apply((target) => ({
+            ...target,
+            retryPolicy: {
+              ...target.retryPolicy,
+              maximumEventAgeInSeconds: drillSpec.maximumEventAgeInSeconds,
+            },
+          }));
+        },
+      },
+    });
+
+  return { schedules, reconcile, ...(drill ? { drill } : {}) };
 }

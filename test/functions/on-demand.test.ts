@@ -105,6 +105,20 @@ describe("onDemand handler", () => {
     expect(types).toContain("Export Completed");
   });
 
+  it("drill: drills the newest exports as the CLI's drill JSON, and records the run for the drill check", async () => {
+    recordOutput();
+    await driveUntilSettled(sandbox, invoke({ action: "export", backup: "latest" }));
+    const result = (await invoke({ action: "drill" })) as { ok: boolean; results: Record<string, unknown>[] };
+    expect(result.ok).toBe(true);
+    expect(result.results).toEqual([expect.objectContaining({ ok: true, durationMs: expect.any(Number) })]);
+    const runs = (await dep.objects()).filter((k) => k.startsWith("state/drills/"));
+    expect(runs).toHaveLength(1);
+    const { json } = await cli("drill");
+    const withoutTimes = (r: { results: Record<string, unknown>[] }) =>
+      r.results.map(({ durationMs: _d, checks: _c, ...rest }) => rest);
+    expect(withoutTimes(result)).toEqual(withoutTimes(json as typeof result));
+  });
+
   it("export: an unknown backup is an input error naming the backup field", async () => {
     recordOutput();
     await expect(invoke({ action: "export", backup: "nope-123" })).rejects.toMatchObject({

@@ -128,3 +128,57 @@ describe("schedules under Pulumi mocks", () => {
     );
   });
 });
+
+describe("the restore drill's schedule under Pulumi mocks", () => {
+  const ON_DEMAND = "arn:aws:lambda:us-east-1:123456789012:function:kots-backup-test-OnDemand";
+  const withDrill = (drill: Record<string, unknown>) =>
+    deploySettings({
+      cluster: { credentials: "sst:ClusterCredentials" },
+      schedules: [{ name: "nightly", cron: "30 2 * * *" }],
+      drill,
+    }).config;
+
+  async function capture(cfg: ReturnType<typeof withDrill>) {
+    const h = await setupHarness();
+    const { createSchedules } = await h.infra("schedules.ts");
+    return h.capture(() =>
+      createSchedules({
+        config: cfg,
+        scheduledArn: SCHEDULED,
+        reconcileArn: RECONCILE,
+        onDemandArn: ON_DEMAND,
+        deadLetterQueueArn: DLQ,
+      }),
+    );
+  }
+
+  it('invokes onDemand with {"action":"drill"} on drill.schedule, in its zone, retried within its grace', async () => {
+    const resources = await capture(
+      withDrill({ schedule: "0 5 * * 0", timezone: "Europe/Paris", grace: "2h" }),
+    );
+    const drill = one(resources, "aws:scheduler/schedule:Schedule", "DrillScheduleSchedule").inputs as Loose;
+    expect(drill).toMatchObject({
+      scheduleExpression: "cron(0 5 ? * 1 *)",
+      scheduleExpressionTimezone: "Europe/Paris",
+      state: "ENABLED",
+      description: "kots-backup restore drill",
+    });
+    expect(drill.target.arn).toBe(ON_DEMAND);
+    expect(JSON.parse(drill.target.input)).toEqual({ action: "drill" });
+    expect(drill.target).toMatchObject({
+      retryPolicy: { maximumRetryAttempts: 10, maximumEventAgeInSeconds: 7200 },
+      deadLetterConfig: { arn: DLQ },
+    });
+  });
+
+  it("creates it disabled when paused, and not at all without drill:", async () => {
+    const paused = await capture(withDrill({ schedule: "0 5 * * 0", paused: true }));
+    expect(one(paused, "aws:scheduler/schedule:Schedule", "DrillScheduleSchedule").inputs["state"]).toBe(
+      "DISABLED",
+    );
+    const none = await capture(
+      deploySettings({ cluster: { credentials: "sst:ClusterCredentials" }, schedules: [] }).config,
+    );
+    expect(byType(none, "sst:aws:CronV2").map((c) => c.name)).toEqual(["ReconcileSchedule"]);
+  });
+});

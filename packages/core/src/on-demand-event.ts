@@ -87,6 +87,9 @@ export const OnDemandEventSchema = z
     z.strictObject({ action: z.literal("verify") }),
     z.strictObject({ action: z.literal("status") }),
     z.strictObject({ action: z.literal("config-download"), app: slug }),
+    // The offline restore drill over the newest exports, recorded for the `drill` check (the drill
+    // schedule sends this).
+    z.strictObject({ action: z.literal("drill") }),
   ])
   .meta({ title: "kots-backup on-demand event (docs/contract.md §4)" });
 
@@ -99,6 +102,7 @@ export const ON_DEMAND_ACTIONS: readonly OnDemandAction[] = [
   "verify",
   "status",
   "config-download",
+  "drill",
 ];
 
 /** EventBridge Scheduler's input to the `scheduled` function (docs/contract.md §4). */

@@ -8,6 +8,9 @@
 //   verify          → `verify` (transitions go to the event stream; notify pages)
 //   status          → `status` (read-only)
 //   config-download → `config-download --app`
+//   drill           → `drill` (the newest export of each kind, recorded under state/drills/ for the
+//                     `drill` check; EventBridge Scheduler sends it on `drill.schedule`)
+import { drillAndRecord } from "@kots-backup/adapters/drill/offline";
 import { saveManualKotsConfig } from "@kots-backup/adapters/export/engine";
 import type { Runtime } from "@kots-backup/adapters/runtime/index";
 import { type OnDemandEvent, parseOnDemandEvent } from "@kots-backup/core/on-demand-event";
@@ -75,6 +78,19 @@ async function configDownload(
   return { ...saved, destination: destination.location };
 }
 
+/** The CLI's `drill --json` document: the destination, whether every export passed, each result. */
+async function drill(runtime: Runtime, tools: HandlerTools) {
+  const destination = await runtime.destination();
+  const { results, run } = await drillAndRecord(destination, new Date(), {
+    onBackup: (backup) => tools.logger.info("drilling", { backup }),
+  });
+  if (!run.ok)
+    tools.logger.warn("restore drill failed", {
+      causes: run.results.filter((r) => !r.ok).map((r) => `${r.backup}: ${r.cause ?? ""}`),
+    });
+  return { destination: destination.location, ok: run.ok, results };
+}
+
 export const handler = lambdaHandler<OnDemandEvent, Result>(
   async (event, tools) => {
     const { logger } = tools;
@@ -111,6 +127,8 @@ export const handler = lambdaHandler<OnDemandEvent, Result>(
           return await statusNow(runtime, logger);
         case "config-download":
           return await configDownload(event, runtime);
+        case "drill":
+          return await drill(runtime, tools);
       }
     } finally {
       await runtime.close();
