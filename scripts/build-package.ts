@@ -52,8 +52,8 @@ const ASSETS = [
   },
 ] as const;
 
-/** Copied as they are: the docs name them (README, schema, example config) and the license. */
-const DOCS = ["README.md", "LICENSE", "kots-backup.schema.json", "kots-backup.example.yaml"] as const;
+/** Copied as they are: the docs name them (README and the docs/ pages it links, schema, example config) and the license. */
+const DOCS = ["README.md", "LICENSE", "kots-backup.schema.json", "kots-backup.example.yaml", "docs"] as const;
 const NOTICES = "THIRD-PARTY-NOTICES.md";
 
 const assetUrls: Plugin = {
@@ -156,7 +156,7 @@ export async function buildPackage(outDir: string = PACKAGE_DIR): Promise<Record
   }
   for (const doc of DOCS) {
     if (!existsSync(join(ROOT, doc))) throw new Error(`${doc} is missing at the repository root`);
-    cpSync(join(ROOT, doc), join(outDir, doc));
+    cpSync(join(ROOT, doc), join(outDir, doc), { recursive: true });
   }
   writeFileSync(join(outDir, NOTICES), thirdPartyNotices(result.metafile));
 

@@ -109,6 +109,7 @@ describe("the npm package", () => {
     for (const file of [
       "package.json",
       "README.md",
+      "docs/restore.md",
       "LICENSE",
       "THIRD-PARTY-NOTICES.md",
       "bin/kots-backup.js",

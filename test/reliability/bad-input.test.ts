@@ -24,7 +24,7 @@ import {
 import { defineSecretScan } from "./support/secret-scan.ts";
 import { exportSecretEnv } from "./support/secrets.ts";
 
-/** Generated invalid inputs this file checks; asserted, and quoted in the README. */
+/** Generated invalid inputs this file checks; asserted (docs/testing.md describes them). */
 const MIN_INVALID_CONFIGS = 200;
 const MIN_INVALID_EVENTS = 200;
 /** Generated invalid events invoked through the real onDemand handler (one warm container). */

@@ -635,7 +635,7 @@ describeWithMoto("export faults", () => {
 
   it("counted every fault case", () => {
     const survived = tally.inRun + tally.nextRun + tally.crash;
-    // The figures the README quotes.
+    // The fault matrix's own totals (what docs/testing.md describes).
     expect(CASES).toHaveLength(28);
     expect(tally).toEqual({
       inRun: 15,

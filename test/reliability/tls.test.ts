@@ -65,7 +65,7 @@ describe("an API certificate signed by an unknown CA", () => {
       const before = env.sandbox.kotsadm.requests.length;
       const run = await cli(["--config", config({ kubeconfig: kubeconfig() }), "--json", ...command]);
       if (command[0] === "verify") {
-        // verify reports an unreachable cluster on every check instead of failing (README).
+        // verify reports an unreachable cluster on every check instead of failing (docs/runbook.md).
         expect(run.stdout + run.stderr).not.toContain(env.sandbox.serviceAccountToken);
         continue;
       }
@@ -151,7 +151,7 @@ describe("an API certificate signed by an unknown CA", () => {
       expect(run.json?.error?.fix).toMatch(/cluster\.insecureSkipTlsVerify: true/);
       expect(run.stderr).not.toMatch(/TLS verification .* is OFF/);
       expect(env.sandbox.kotsadm.requests.length).toBe(before);
-      // verify reports the cluster as unreachable on every check (README), saying why.
+      // verify reports the cluster as unreachable on every check (docs/runbook.md), saying why.
       const verify = await cli(["--config", config(cluster), "--json", "verify"]);
       expect(verify.stdout + verify.stderr).toMatch(/cluster\.insecureSkipTlsVerify/);
     }

@@ -172,7 +172,7 @@ export function externalNextStep(kind: ExternalKind, reason: CheckReason): strin
   if (reason === CheckReason.unreachable) {
     return kind === "command"
       ? "Run the command by hand as the daemon's user: it must exit 0 within its timeout and print one ISO time; then run `kots-backup doctor`."
-      : "Run `kots-backup doctor`: it names the failing call; check the region, the endpoint and that the role is granted the read actions the README lists.";
+      : "Run `kots-backup doctor`: it names the failing call; check the region, the endpoint and that the role is granted the read actions docs/runbook.md lists for its kind.";
   }
   if (reason === CheckReason.clockSkew)
     return "Compare the source's clock with NTP; a recovery point counts once its date has passed.";

@@ -162,7 +162,7 @@ function eventError(error: z.ZodError, input: unknown, kind: string, fix: string
 }
 
 const ON_DEMAND_FIX =
-  'send e.g. {"action":"backup","type":"full"}, {"action":"ls"}, {"action":"export","backup":"latest"} (README: Invoking on demand)';
+  'send e.g. {"action":"backup","type":"full"}, {"action":"ls"}, {"action":"export","backup":"latest"} (docs/contract.md §4)';
 
 /** Validates an on-demand event; throws InputError `invalid-event` naming the first bad field. */
 export function parseOnDemandEvent(input: unknown): OnDemandEvent {

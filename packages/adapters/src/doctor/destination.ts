@@ -189,7 +189,7 @@ export async function s3BucketChecks(
             name: "destination lifecycle",
             ok: false,
             detail: problems.join("; "),
-            fix: `apply the expected rules (${expected.lifecycleRules.map((r) => r.ID).join(", ")}); the SST deployment creates them, see README`,
+            fix: `apply the expected rules (${expected.lifecycleRules.map((r) => r.ID).join(", ")}); the SST deployment creates them, see docs/deploy-aws.md`,
           },
     );
   }

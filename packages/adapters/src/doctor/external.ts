@@ -9,7 +9,7 @@ import { rdsClient } from "../external/rds.ts";
 import type { DoctorCheck } from "./types.ts";
 
 const FIX: Record<ExternalPointConfig["kind"], string> = {
-  rds: "check the identifier and region, and that the role may call rds:DescribeDBInstances/DescribeDBClusters and rds:DescribeDBSnapshots/DescribeDBClusterSnapshots (README, external recovery points)",
+  rds: "check the identifier and region, and that the role may call rds:DescribeDBInstances/DescribeDBClusters and rds:DescribeDBSnapshots/DescribeDBClusterSnapshots (docs/runbook.md, external recovery points)",
   "aws-backup": "check the resource ARN and that the role may call backup:ListRecoveryPointsByResource",
   s3: "turn versioning on and enable a replication rule (or set replica:), and check that the role may call s3:GetBucketVersioning, s3:GetReplicationConfiguration and s3:ListBucket on the replica",
   command:

@@ -3,7 +3,7 @@
 // hashed here) matches the source's content hash. Never an echo of what was sent (metadata this
 // process wrote, or a hash computed on the way in).
 //
-// The rule per path (also in README.md, "Export integrity"):
+// The rule per path (also in docs/export.md):
 //   streamed (GET source → write destination; also DownloadRequest URLs and the KOTS config archive):
 //     source hash  = SHA-256 computed while streaming the source; when the source states a SHA-256
 //                    (S3 full-object checksum, the memory/local store's own) the stream must hash to
