@@ -2,7 +2,7 @@
 // into a local folder) is drilled through the CLI; then each way an export can be unrestorable is made
 // on a copy, and the drill must fail naming the check and the cause: a changed object, a tarball entry a
 // restore must never trust, a resource list that does not match the tarball, a missing velero-backup.json.
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { LocalFolderStore } from "@kots-backup/adapters/store/local-folder";
@@ -154,6 +154,46 @@ describe("kots-backup drill (offline)", () => {
     const { code, report } = await drill(folder);
     expect(code).toBe(1);
     expect(report.results[0].cause).toContain("velero-backup.json");
+  });
+
+  it("status lists the last drill runs (time, outcome, duration) and the drill check, with drill: set", async () => {
+    const folder = copyOfExport();
+    // Only this test's runs (the copy holds the runs of the drills of the original).
+    for (const run of readdirSync(join(folder, "state/drills"))) rmSync(join(folder, "state/drills", run));
+    expect((await drill(folder)).code).toBe(0);
+    await new LocalFolderStore(folder).delete(veleroBackupKeys(BACKUP).metadata);
+    expect((await drill(folder)).code).toBe(1);
+    const config = join(tempFolder(), "kots-backup.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        cluster: { name: "test" },
+        export: { destination: `file://${folder}` },
+        drill: { schedule: "0 5 * * *" },
+      }),
+    );
+    const status = async (json: boolean) => {
+      const io = captureStreams();
+      const args = ["status", ...(json ? ["--json"] : []), "--config", config];
+      await main([...args, "--kubeconfig", env.sandbox.kubeconfigPath], io.streams);
+      return io.stdout();
+    };
+    const report = JSON.parse(await status(true));
+    expect(report.drills).toEqual([
+      {
+        at: expect.any(String),
+        ok: false,
+        durationMs: expect.any(Number),
+        failed: [{ backup: BACKUP, cause: expect.stringContaining("velero-backup.json") }],
+      },
+      { at: expect.any(String), ok: true, durationMs: expect.any(Number), failed: [] },
+    ]);
+    expect(report.checks).toEqual([
+      expect.objectContaining({ name: "drill", state: "down", reasons: ["drill-failed"] }),
+    ]);
+    const text = await status(false);
+    expect(text).toContain("\nRESTORE DRILLS (newest first)\n");
+    expect(text).toMatch(/durations, oldest → newest: \d+\.\d s → \d+\.\d s/);
   });
 
   it("exits 1 with nothing to drill, and 2 on a bad --backup before reading anything", async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "./config.ts";
-import { type DrillRun, drillRunOf, evaluateDrill } from "./drill.ts";
+import { type DrillRun, drillRunOf, drillRunSummaries, evaluateDrill, renderDrillRuns } from "./drill.ts";
 import { checkRecordKey, drillRunKey, drillRunTimeOfKey } from "./export-layout.ts";
+import { renderStatusPage } from "./status-page.ts";
 
 // Daily at 03:00 UTC, 1h grace.
 const drill = { schedule: "0 3 * * *", timezone: "UTC", grace: 3_600_000, paused: false };
@@ -80,5 +81,47 @@ describe("drill check", () => {
     expect(() =>
       parseConfig({ drill: { schedule: "0 3 * * *" }, schedules: [{ name: "drill", cron: "0 1 * * *" }] }),
     ).toThrow(/schedules\[0\]\.name/);
+  });
+});
+
+describe("drill runs in status", () => {
+  const runs = [
+    drillRunOf(at("2026-03-03T03:00:00Z"), [
+      { backup: "instance-b", ok: false, cause: "<missing> object\nforged line", durationMs: 2500 },
+      { backup: "app-c", ok: true, durationMs: 500 },
+    ]),
+    drillRunOf(at("2026-03-02T03:00:00Z"), [{ backup: "instance-a", ok: true, durationMs: 1200 }]),
+  ];
+
+  it("summarizes each run: time, outcome, total duration, the failed exports", () => {
+    expect(drillRunSummaries(runs)).toEqual([
+      {
+        at: "2026-03-03T03:00:00.000Z",
+        ok: false,
+        durationMs: 3000,
+        failed: [{ backup: "instance-b", cause: "<missing> object\nforged line" }],
+      },
+      { at: "2026-03-02T03:00:00.000Z", ok: true, durationMs: 1200, failed: [] },
+    ]);
+  });
+
+  it("renders a line per run and the durations oldest → newest, as text and on the page", () => {
+    const text = renderDrillRuns(drillRunSummaries(runs));
+    expect(text.split("\n")).toContain(
+      "2026-03-03T03:00:00.000Z  FAILED     3.0 s  instance-b: <missing> object\\nforged line",
+    );
+    expect(text).toContain("durations, oldest → newest: 1.2 s → 3.0 s");
+    const page = renderStatusPage({
+      cluster: "prod",
+      generatedAt: "2026-03-03T04:00:00Z",
+      from: 0,
+      to: 1,
+      clusterReachable: true,
+      schedules: [],
+      drills: drillRunSummaries(runs),
+    });
+    expect(page).toContain("<h2>Restore drills</h2>");
+    expect(page).toContain("instance-b: &#60;missing&#62; object");
+    expect(page).toContain("Durations, oldest → newest: 1.2 s → 3.0 s");
   });
 });

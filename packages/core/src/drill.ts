@@ -18,6 +18,7 @@ import {
 } from "./freshness.ts";
 import { nextStep } from "./runbook.ts";
 import { nextSlotAfter } from "./schedule.ts";
+import { escapeControl } from "./text.ts";
 
 /** One drilled export, as a run records it. */
 export interface DrillRunResult {
@@ -131,4 +132,57 @@ export function drillDownMessage(cluster: string, check: DrillCheckResult, since
 /** `Check Up` text of the drill. */
 export function drillUpMessage(cluster: string, check: DrillCheckResult, downSince: string): string {
   return `Restore drill UP on ${cluster}: the drill at ${check.drill.lastRunAt ?? "-"} passed (down since ${downSince}).`;
+}
+
+/** One drill run as `status` shows it: when, whether it passed, how long it took (all its exports). */
+export interface DrillRunSummary {
+  at: string;
+  ok: boolean;
+  durationMs: number;
+  /** The exports that failed, with why. */
+  failed: { backup: string; cause?: string }[];
+}
+
+/** How many runs `status` lists (newest first). */
+export const DRILL_RUNS_SHOWN = 10;
+
+/** The runs `status` lists, newest first (as read). */
+export function drillRunSummaries(runs: readonly DrillRun[]): DrillRunSummary[] {
+  return runs.slice(0, DRILL_RUNS_SHOWN).map((run) => ({
+    at: run.at,
+    ok: run.ok,
+    durationMs: run.results.reduce((sum, r) => sum + r.durationMs, 0),
+    failed: run.results
+      .filter((r) => !r.ok)
+      .map((r) => ({ backup: r.backup, ...(r.cause !== undefined ? { cause: r.cause } : {}) })),
+  }));
+}
+
+/** `1.2 s`: a drill's duration for people. */
+export function drillSeconds(durationMs: number): string {
+  return `${(durationMs / 1000).toFixed(1)} s`;
+}
+
+/**
+ * The text section of `status`: one line per run, then the durations oldest → newest (the trend).
+ * Causes quote the destination's objects: each is escaped to stay on its line.
+ */
+export function renderDrillRuns(runs: readonly DrillRunSummary[]): string {
+  if (runs.length === 0) return "\nRESTORE DRILLS\nno drill run recorded yet";
+  const lines = ["", "RESTORE DRILLS (newest first)"];
+  for (const run of runs) {
+    const why = escapeControl(
+      run.failed.map((f) => `${f.backup}${f.cause ? `: ${f.cause}` : ""}`).join("; "),
+    );
+    lines.push(
+      `${run.at}  ${run.ok ? "ok    " : "FAILED"}  ${drillSeconds(run.durationMs).padStart(8)}${why ? `  ${why}` : ""}`,
+    );
+  }
+  lines.push(
+    `durations, oldest → newest: ${[...runs]
+      .reverse()
+      .map((r) => drillSeconds(r.durationMs))
+      .join(" → ")}`,
+  );
+  return lines.join("\n");
 }

@@ -8,7 +8,9 @@
 // page draws as "not monitored"; nothing known while the cluster cannot be read). A missed slot that no
 // later backup followed is a check that is down, so the banner says so; missed or late slots that later
 // backups did follow keep the banner from saying "healthy" without naming them.
+
 import { type BackupSummary, isFutureDated } from "./backups.ts";
+import { type DrillRunSummary, drillSeconds } from "./drill.ts";
 import {
   attemptTime,
   type CheckSchedule,
@@ -85,6 +87,8 @@ export interface StatusPageModel {
   schedules: StatusScheduleModel[];
   /** Recoverability per app (recoverability.ts); set by the caller, shown above the schedules. */
   apps?: AppRecoverability[];
+  /** The last restore drill runs, newest first (drill.ts); set by the caller with `drill:`. */
+  drills?: DrillRunSummary[];
 }
 
 const ms = (t: string | undefined) => (t === undefined ? Number.NaN : Date.parse(t));
@@ -425,6 +429,25 @@ function appsSection(apps: readonly AppRecoverability[]): string {
   return `<section class="schedule"><header><h2>Recoverability per app</h2><span class="meta">the oldest recovery point of each app</span></header>${rows.join("\n")}</section>`;
 }
 
+/** The last drill runs: time, outcome, duration, and the durations as a row (oldest → newest). */
+function drillsSection(runs: readonly DrillRunSummary[]): string {
+  const rows = runs
+    .map((r) => {
+      const why = r.failed.map((f) => `${f.backup}${f.cause ? `: ${f.cause}` : ""}`).join("; ");
+      return `<tr><td class="t">${escapeHtml(r.at)}</td><td style="color:${r.ok ? "#1a7f37" : "#cf222e"}">${r.ok ? "ok" : "failed"}</td><td class="t">${escapeHtml(drillSeconds(r.durationMs))}</td><td>${escapeHtml(why)}</td></tr>`;
+    })
+    .join("");
+  const trend = [...runs]
+    .reverse()
+    .map((r) => escapeHtml(drillSeconds(r.durationMs)))
+    .join(" → ");
+  const body =
+    runs.length === 0
+      ? '<p class="muted">No drill run recorded yet.</p>'
+      : `<table class="apps"><tr><th>run</th><th>outcome</th><th>duration</th><th>failed exports</th></tr>${rows}</table><p class="muted">Durations, oldest → newest: ${trend}</p>`;
+  return `<section class="schedule"><header><h2>Restore drills</h2><span class="meta">the last drill runs</span></header>${body}</section>`;
+}
+
 function legend(page: StatusPageModel): string {
   const items = (Object.keys(OUTCOME_COLOR) as BackupOutcome[])
     .map((o) => `<span><i class="sw" style="background:${OUTCOME_COLOR[o]}"></i>${OUTCOME_LABEL[o]}</span>`)
@@ -477,6 +500,7 @@ export function renderStatusPage(page: StatusPageModel): string {
 <p class="sub">Generated ${escapeHtml(page.generatedAt)} · timeline ${escapeHtml(fmt(page.from))} → ${escapeHtml(fmt(page.to))} UTC${bsl}${dest}</p>
 ${banner}
 ${page.apps && page.apps.length > 0 ? appsSection(page.apps) : ""}
+${page.drills ? drillsSection(page.drills) : ""}
 ${legend(page)}
 ${body}
 <footer>kots-backup status page. Times are UTC. Hover a mark for details.</footer>

@@ -6,9 +6,17 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { EnvironmentError, ExitCode } from "@kots-backup/core";
+import {
+  DRILL_RUNS_SHOWN,
+  type DrillRunSummary,
+  drillRunSummaries,
+  renderDrillRuns,
+} from "@kots-backup/core/drill";
 import { parseDuration } from "@kots-backup/core/duration";
+import { DRILL_CHECK_NAME } from "@kots-backup/core/export-layout";
 import { type AppRecoverability, recoverabilityByApp } from "@kots-backup/core/recoverability";
 import { renderStatusPage, statusPageModel } from "@kots-backup/core/status-page";
+import { readDrillRuns } from "@kots-backup/core/usecases/drill-runs";
 import {
   evaluateFacts,
   gatherFacts,
@@ -49,8 +57,16 @@ export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out
     const facts = await gatherFacts(env.sources, now, { readAllManifests: true });
     const records = checkRecordStore(env.destination);
     const known = new Map<string, CheckRecord | undefined>();
-    for (const name of [...config.schedules.map((s) => s.name), ...externalCheckNames(config.external)])
+    for (const name of [
+      ...config.schedules.map((s) => s.name),
+      ...externalCheckNames(config.external),
+      ...(config.drill ? [DRILL_CHECK_NAME] : []),
+    ])
       known.set(name, (await records.read(name))?.value);
+    // The last drill runs, with `drill:` set (the runs' times, outcome and durations).
+    const drills = config.drill
+      ? drillRunSummaries(await readDrillRuns(env.destination, DRILL_RUNS_SHOWN))
+      : undefined;
     const { report } = evaluateFacts(facts, config.schedules, known);
     const apps = recoverabilityByApp(config.schedules, config.external, report.checks);
     if (flags.html) {
@@ -61,6 +77,7 @@ export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out
         records: known,
       });
       model.apps = apps;
+      if (drills) model.drills = drills;
       try {
         writeFileSync(path, renderStatusPage(model));
       } catch (error) {
@@ -76,8 +93,9 @@ export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out
       out.log("info", `status page written to ${path}`);
     }
     out.result(
-      { ...report, apps },
-      (r: VerifyReport & { apps: AppRecoverability[] }) => `${renderReport(r)}${renderApps(r.apps)}`,
+      { ...report, apps, ...(drills ? { drills } : {}) },
+      (r: VerifyReport & { apps: AppRecoverability[]; drills?: DrillRunSummary[] }) =>
+        `${renderReport(r)}${renderApps(r.apps)}${r.drills ? renderDrillRuns(r.drills) : ""}`,
     );
     return verifyExitCode(report) === 1 ? ExitCode.problem : ExitCode.ok;
   } finally {

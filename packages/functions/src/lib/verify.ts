@@ -4,7 +4,10 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { publishEmf } from "@kots-backup/adapters/metrics/emf";
 import type { Runtime } from "@kots-backup/adapters/runtime/index";
 import { verifySources as wireVerify } from "@kots-backup/adapters/runtime/verify-wiring";
+import { DRILL_RUNS_SHOWN, type DrillRunSummary, drillRunSummaries } from "@kots-backup/core/drill";
+import { DRILL_CHECK_NAME } from "@kots-backup/core/export-layout";
 import { type AppRecoverability, recoverabilityByApp } from "@kots-backup/core/recoverability";
+import { readDrillRuns } from "@kots-backup/core/usecases/drill-runs";
 import {
   evaluateFacts,
   gatherFacts,
@@ -67,7 +70,7 @@ export async function verifyNow(lambda: LambdaRuntime, logger: Logger): Promise<
 export async function statusNow(
   runtime: Runtime,
   logger: Logger,
-): Promise<VerifyReport & { apps: AppRecoverability[] }> {
+): Promise<VerifyReport & { apps: AppRecoverability[]; drills?: DrillRunSummary[] }> {
   const sources = await verifySources(runtime, logger);
   const facts = await gatherFacts(sources, new Date());
   const records = checkRecordStore(sources.destination);
@@ -75,12 +78,16 @@ export async function statusNow(
   for (const name of [
     ...runtime.config.schedules.map((s) => s.name),
     ...externalCheckNames(runtime.config.external),
+    ...(runtime.config.drill ? [DRILL_CHECK_NAME] : []),
   ])
     known.set(name, (await records.read(name))?.value);
   const { report } = evaluateFacts(facts, runtime.config.schedules, known);
-  // Recoverability per app, as the CLI's status shows it.
+  // Recoverability per app, and the last drill runs, as the CLI's status shows them.
   return {
     ...report,
     apps: recoverabilityByApp(runtime.config.schedules, runtime.config.external, report.checks),
+    ...(runtime.config.drill
+      ? { drills: drillRunSummaries(await readDrillRuns(sources.destination, DRILL_RUNS_SHOWN)) }
+      : {}),
   };
 }
