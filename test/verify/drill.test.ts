@@ -50,6 +50,24 @@ describe("verify: the restore drill", () => {
     expect(h.delivery.to("pagerduty")).toEqual(["Check Down:drill"]);
   });
 
+  it("a delete the store refuses leaves the new run recorded and says why", async () => {
+    const h = harness();
+    await recordDrillRun(h.destination, drillRunOf(at("2026-03-02T03:00:00Z"), [result(true)]), 1);
+    h.destination.delete = async () => {
+      throw new Error("AccessDenied");
+    };
+    const second = await recordDrillRun(
+      h.destination,
+      drillRunOf(at("2026-03-02T03:05:00Z"), [result(true)]),
+      1,
+    );
+    expect(second.pruneError).toContain("AccessDenied");
+    expect((await readDrillRuns(h.destination)).map((r) => r.at)).toEqual([
+      "2026-03-02T03:05:00.000Z",
+      "2026-03-02T03:00:00.000Z",
+    ]);
+  });
+
   it("keeps only the newest runs", async () => {
     const h = harness();
     for (let i = 0; i < 5; i++)

@@ -81,9 +81,12 @@ async function configDownload(
 /** The CLI's `drill --json` document: the destination, whether every export passed, each result. */
 async function drill(runtime: Runtime, tools: HandlerTools) {
   const destination = await runtime.destination();
-  const { results, run } = await drillAndRecord(destination, new Date(), {
+  const { results, run, pruneError } = await drillAndRecord(destination, new Date(), {
     onBackup: (backup) => tools.logger.info("drilling", { backup }),
   });
+  // The functions are granted no s3:DeleteObject: older runs then stay, which is logged.
+  if (pruneError)
+    tools.logger.warn("could not delete older drill runs under state/drills/", { reason: pruneError });
   if (!run.ok)
     tools.logger.warn("restore drill failed", {
       causes: run.results.filter((r) => !r.ok).map((r) => `${r.backup}: ${r.cause ?? ""}`),

@@ -227,7 +227,7 @@ export async function drillAndRecord(
   store: ObjectStore,
   at: Date,
   options: { backups?: readonly string[]; onBackup?: (backup: string) => void } = {},
-): Promise<{ results: DrillResult[]; run: DrillRun }> {
+): Promise<{ results: DrillResult[]; run: DrillRun; pruneError?: string }> {
   const backups = options.backups ?? (await newestExports(store));
   const results: DrillResult[] = [];
   for (const backup of backups) {
@@ -235,6 +235,6 @@ export async function drillAndRecord(
     results.push(await drillExport(store, backup));
   }
   const run = drillRunOf(at, results);
-  await recordDrillRun(store, run);
-  return { results, run };
+  const { pruneError } = await recordDrillRun(store, run);
+  return { results, run, ...(pruneError !== undefined ? { pruneError } : {}) };
 }

@@ -50,10 +50,12 @@ export const drillCommand: CommandAction<[DrillFlags]> = async ({ globals, out }
     }
   }
   const destination = await destinationStore(config.export);
-  const { results } = await drillAndRecord(destination, new Date(), {
+  const { results, pruneError } = await drillAndRecord(destination, new Date(), {
     ...(flags.backup !== undefined ? { backups: [flags.backup] } : {}),
     onBackup: (backup) => out.log("info", `drilling ${backup}`),
   });
+  if (pruneError)
+    out.log("warn", "could not delete older drill runs under state/drills/", { reason: pruneError });
   const report: DrillReport = {
     destination: destination.location,
     ok: results.length > 0 && results.every((r) => r.ok),

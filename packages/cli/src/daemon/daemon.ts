@@ -365,7 +365,7 @@ export class Daemon {
   async #drill(slot: string): Promise<void> {
     if (this.#stopping) return;
     try {
-      const { run } = await drillAndRecord(this.#o.destination, this.#now(), {
+      const { run, pruneError } = await drillAndRecord(this.#o.destination, this.#now(), {
         onBackup: (backup) => this.#o.log("info", `drilling ${backup}`, { slot }),
       });
       const failed = run.results.filter((r) => !r.ok);
@@ -374,6 +374,8 @@ export class Daemon {
         drilled: run.results.map((r) => `${r.backup}=${r.ok ? "ok" : "failed"} ${r.durationMs} ms`),
         ...(failed.length > 0 ? { causes: failed.map((r) => `${r.backup}: ${r.cause ?? ""}`) } : {}),
       });
+      if (pruneError)
+        this.#o.log("warn", "could not delete older drill runs under state/drills/", { reason: pruneError });
       this.#emit({ type: "drill", slot, ok: run.ok, backups: run.results.length });
       // The check sees the new run at once: a failing drill pages now, not at the next interval.
       this.#reconcileRequested = true;

@@ -50,17 +50,24 @@ async function runKeys(store: ObjectStore): Promise<string[]> {
   return keys.sort().reverse();
 }
 
-/** Records `run` and deletes all but the newest `keep` runs. */
+/**
+ * Records `run`, then deletes all but the newest `keep` runs. A failed delete (the AWS functions are
+ * granted no s3:DeleteObject) does not undo the record: it is returned, for the caller to log.
+ */
 export async function recordDrillRun(
   store: ObjectStore,
   run: DrillRun,
   keep = DRILL_RUNS_KEPT,
-): Promise<string> {
+): Promise<{ key: string; pruneError?: string }> {
   const key = drillRunKey(new Date(run.at));
   // Create only: two runs in the same millisecond are the same run.
   await writeJsonIf(store, key, run, undefined);
-  for (const old of (await runKeys(store)).slice(keep)) await store.delete(old);
-  return key;
+  try {
+    for (const old of (await runKeys(store)).slice(keep)) await store.delete(old);
+  } catch (error) {
+    return { key, pruneError: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+  }
+  return { key };
 }
 
 /** The newest `limit` runs, newest first. A run deleted while reading is skipped. */
