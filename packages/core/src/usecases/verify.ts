@@ -52,7 +52,6 @@ import {
   type ExportRecord,
   evaluateCheck,
   matchesSchedule,
-  type RestorePoint,
 } from "../freshness.ts";
 import type { ClusterApp, KotsCluster, ObjectStore } from "../ports.ts";
 import type { AlertRecord, Silence, SlotClaim } from "../state.ts";
@@ -84,17 +83,19 @@ export const OUTBOX_MAX_AGE_MS = 24 * 3_600_000;
 export const MAX_CAS_ATTEMPTS = 10;
 
 /** One check as `verify --json` prints it (docs/contract.md §2), plus the active silence if any. */
-export interface VerifyCheck {
-  name: string;
-  state: CheckResult["state"];
-  reasons: CheckResult["reasons"];
-  since?: string;
-  lastSuccessAt?: string;
-  lastAttemptAt?: string;
-  expectedBy?: string;
-  lastExportAt?: string;
-  /** The newest backup to restore from, by name (the destination's word, whatever the cluster's state). */
-  restorePoint?: RestorePoint;
+export interface VerifyCheck
+  extends Pick<
+    CheckResult,
+    | "name"
+    | "state"
+    | "reasons"
+    | "since"
+    | "lastSuccessAt"
+    | "lastAttemptAt"
+    | "expectedBy"
+    | "lastExportAt"
+    | "restorePoint"
+  > {
   /** RFC 3339 UTC end of an active silence: the check is evaluated but pages nobody. */
   silencedUntil?: string;
   /** Why it was silenced (`silence --reason`), as given. */
