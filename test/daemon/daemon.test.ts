@@ -167,14 +167,17 @@ describe("kots-backup daemon", () => {
 
     // A completed, verified export.
     expect(await store.head(`manifests/${backup}.json`)).toBeDefined();
-    // No duplicate: one kotsadm request per started claim, one claim per slot, one Backup per request.
+    // No duplicate: one claim per slot, at most one kotsadm request per claim, one Backup per request,
+    // no Backup named by two claims. (A SIGKILL can land between kotsadm's answer and the claim's
+    // outcome: that claim then names no backup, but its slot was still asked for once.)
     const claims = await new StateStore(store).listClaims();
     const started = claims.filter((c) => c.outcome === "started");
     expect(new Set(claims.map((c) => c.slot)).size).toBe(claims.length);
     expect(new Set(started.map((c) => c.backup)).size).toBe(started.length);
     expect(started.map((c) => c.backup)).toContain(backup);
-    expect(sandbox.kotsadm.backupRequestCount()).toBe(started.length);
-    expect(backupsIn(sandbox)).toHaveLength(started.length);
+    expect(sandbox.kotsadm.backupRequestCount()).toBeGreaterThanOrEqual(started.length);
+    expect(sandbox.kotsadm.backupRequestCount()).toBeLessThanOrEqual(claims.length);
+    expect(backupsIn(sandbox)).toHaveLength(sandbox.kotsadm.backupRequestCount());
     expect(claims.find((c) => c.backup === backup)?.slot).toBeDefined();
   }, 300_000);
 });
