@@ -27,6 +27,8 @@ export interface DrillRunResult {
   /** Why a restore could not start from it (the first failing check's detail). */
   cause?: string;
   durationMs: number;
+  /** Live drill only: the restore time (RTO), from the Restore's creation to Completed in the DR cluster. */
+  restoreMs?: number;
 }
 
 /** One drill run: `state/drills/<at>.json`. */
@@ -59,6 +61,7 @@ export function drillRunOf(at: Date, results: readonly DrillRunResult[]): DrillR
       ok: r.ok,
       ...(r.cause !== undefined ? { cause: r.cause } : {}),
       durationMs: r.durationMs,
+      ...(r.restoreMs !== undefined ? { restoreMs: r.restoreMs } : {}),
     })),
   };
 }
