@@ -4,7 +4,13 @@
 // the bucket, bus or topic (`s3:*`, `events:*`, `sns:*`): every statement is explicit and scoped.
 import { EXPIRABLE_PREFIXES } from "../packages/core/src/bucket-policy.ts";
 import type { Config } from "../packages/core/src/config.ts";
-import { CONFIG_ROOT, MANIFESTS_ROOT, STATE_ROOT, VELERO_ROOT } from "../packages/core/src/export-layout.ts";
+import {
+  CONFIG_ROOT,
+  DRILLS_PREFIX,
+  MANIFESTS_ROOT,
+  STATE_ROOT,
+  VELERO_ROOT,
+} from "../packages/core/src/export-layout.ts";
 import { parseSecretRef, type SecretRefKind } from "../packages/core/src/secret-ref.ts";
 
 export const FunctionName = {
@@ -329,6 +335,9 @@ export function functionPermissions(
           actions: ["s3:PutObjectTagging"],
           resources: objectArns(t, EXPIRABLE_FOLDERS),
         },
+        // onDemand runs the restore drill, which keeps only the newest runs under state/drills/. The only
+        // delete anywhere: without a version id it adds a delete marker, which Object Lock allows.
+        fn === "onDemand" && { actions: ["s3:DeleteObject"], resources: objectArns(t, [DRILLS_PREFIX]) },
         listBucket(t),
         { actions: ["s3:ListBucketMultipartUploads"], resources: [t.bucketArn] },
         kmsForS3(t),

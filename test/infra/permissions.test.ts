@@ -41,6 +41,20 @@ const actionsOf = (statements: PermissionStatement[]) => statements.flatMap((s) 
 const resourcesFor = (statements: PermissionStatement[], action: string) =>
   statements.filter((s) => s.actions.includes(action)).flatMap((s) => s.resources);
 
+/** IAM's ARN wildcards: `*` any run of characters (`/` included), `?` one character. */
+const arnPattern = (arn: string) =>
+  new RegExp(
+    `^${arn
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+  );
+/** Whether an unconditioned Allow statement grants `action` on `arn` (the grants have no Deny). */
+const allows = (statements: PermissionStatement[], action: string, arn: string) =>
+  statements.some(
+    (s) => !s.conditions && s.actions.includes(action) && s.resources.some((r) => arnPattern(r).test(arn)),
+  );
+
 describe("function specs", () => {
   it("names the four handlers by path, on their own timeouts", () => {
     expect(Object.fromEntries(FUNCTION_NAMES.map((fn) => [fn, FUNCTION_SPECS[fn].handler]))).toEqual({
@@ -87,7 +101,7 @@ describe("IAM per function", () => {
   });
 
   it.each(["reconcile", "onDemand"] as const)(
-    "%s: the four export folders, tagging only where retention tags, no delete",
+    "%s: the four export folders, tagging only where retention tags, no delete of exports",
     (fn) => {
       const statements = statementsOf(fn);
       const folders = ["state", "velero", "manifests", "config"].map((f) => `${BUCKET}/prod-eu/${f}/*`);
@@ -100,13 +114,42 @@ describe("IAM per function", () => {
         `${BUCKET}/prod-eu/config/*`,
       ]);
       expect(resourcesFor(statements, "s3:ListBucket")).toEqual([BUCKET]);
-      expect(actionsOf(statements)).not.toContain("s3:DeleteObject");
+      // Deleting is only ever the drill's pruning of its own run records (below).
+      for (const resource of resourcesFor(statements, "s3:DeleteObject"))
+        expect(resource).toBe(`${BUCKET}/prod-eu/state/drills/*`);
       expect(actionsOf(statements)).not.toContain("s3:DeleteObjectVersion");
       expect(actionsOf(statements)).not.toContain("s3:BypassGovernanceRetention");
       expect(resourcesFor(statements, "events:PutEvents")).toEqual([targets().busArn]);
       expect(actionsOf(statements)).not.toContain("sqs:SendMessage");
     },
   );
+
+  it("onDemand, which runs the drill, may delete its run records under state/drills/ and nothing else", () => {
+    const drillRun = (prefix: string) => `${BUCKET}/${prefix}state/drills/2026-01-02T03:04:05.000Z.json`;
+    for (const prefix of ["prod-eu", ""]) {
+      const p = prefix === "" ? "" : `${prefix}/`;
+      const onDemand = statementsOf("onDemand", config, targets(prefix));
+      expect(allows(onDemand, "s3:DeleteObject", drillRun(p))).toBe(true);
+      for (const key of [
+        "state/drills", // the folder itself is no run record
+        "state/alerts/drill.json",
+        "state/claims/nightly/2026-01-02T02:30:00.000Z.json",
+        "velero/backups/nightly-1/nightly-1.tar.gz",
+        "velero/kopia/default/p0123",
+        "manifests/nightly-1.json",
+        "config/nightly-1.tar.gz",
+      ])
+        expect(allows(onDemand, "s3:DeleteObject", `${BUCKET}/${p}${key}`), key).toBe(false);
+      // Another deployment's drill runs in the same bucket are not this stack's to prune.
+      expect(allows(onDemand, "s3:DeleteObject", drillRun("prod-us/"))).toBe(false);
+      // A versioned delete (which would destroy data instead of adding a delete marker) stays refused.
+      expect(allows(onDemand, "s3:DeleteObjectVersion", drillRun(p))).toBe(false);
+      for (const fn of ["scheduled", "reconcile", "notify"] as const)
+        expect(allows(statementsOf(fn, config, targets(prefix)), "s3:DeleteObject", drillRun(p)), fn).toBe(
+          false,
+        );
+    }
+  });
 
   it("notify: no bucket, no cluster; only the configured AWS channels and its DLQ", () => {
     expect(statementsOf("notify")).toEqual([
