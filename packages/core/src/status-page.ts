@@ -10,7 +10,7 @@
 // backups did follow keep the banner from saying "healthy" without naming them.
 
 import { type BackupSummary, isFutureDated } from "./backups.ts";
-import { type DrillRunSummary, drillSeconds } from "./drill.ts";
+import { type DrillRun, type DrillRunSummary, drillRunSummaries, drillSeconds } from "./drill.ts";
 import {
   attemptTime,
   type CheckSchedule,
@@ -87,8 +87,63 @@ export interface StatusPageModel {
   schedules: StatusScheduleModel[];
   /** Recoverability per app (recoverability.ts); set by the caller, shown above the schedules. */
   apps?: AppRecoverability[];
-  /** The last restore drill runs, newest first (drill.ts); set by the caller with `drill:`. */
-  drills?: DrillRunSummary[];
+  /** The last restore drill runs, newest first (statusDrills); set by the caller with `drill:`. */
+  drills?: StatusDrillRun[];
+}
+
+/** One drill run as status shows it: its summary, and its restore time when a live drill recorded one. */
+export type StatusDrillRun = DrillRunSummary & {
+  /** The slowest restore of the run (its RTO), from the Restore's creation to Completed. */
+  restoreMs?: number;
+};
+
+/**
+ * The restore time (RTO) over the runs shown: the newest recorded one, against the median of the runs
+ * before it that recorded one. `live: false` when none did: no live drill is configured.
+ */
+export type DrillRto =
+  | { live: false }
+  | { live: true; at: string; restoreMs: number; previous?: { medianMs: number; runs: number } };
+
+/** What status shows of the drill, from the runs newest first (readDrillRuns). */
+export function statusDrills(runs: readonly DrillRun[]): { drills: StatusDrillRun[]; drillRto: DrillRto } {
+  // drillRunSummaries keeps the runs' order (the first DRILL_RUNS_SHOWN): summary i is run i.
+  const drills = drillRunSummaries(runs).map((summary, i): StatusDrillRun => {
+    const times = (runs[i]?.results ?? []).flatMap((r) => (r.restoreMs === undefined ? [] : [r.restoreMs]));
+    return times.length === 0 ? summary : { ...summary, restoreMs: Math.max(...times) };
+  });
+  return { drills, drillRto: drillRto(drills) };
+}
+
+/** The middle value, or the mean of the two middle values. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.slice(Math.ceil(sorted.length / 2) - 1, Math.floor(sorted.length / 2) + 1);
+  return middle.reduce((sum, v) => sum + v, 0) / middle.length;
+}
+
+/** The RTO trend of runs newest first (statusDrills' drills). */
+export function drillRto(drills: readonly StatusDrillRun[]): DrillRto {
+  const times = drills.flatMap((r) => (r.restoreMs === undefined ? [] : [{ at: r.at, ms: r.restoreMs }]));
+  const [newest, ...before] = times;
+  if (!newest) return { live: false };
+  return {
+    live: true,
+    at: newest.at,
+    restoreMs: newest.ms,
+    ...(before.length > 0
+      ? { previous: { medianMs: median(before.map((t) => t.ms)), runs: before.length } }
+      : {}),
+  };
+}
+
+/** The RTO in one line, for the terminal and the page. */
+export function rtoLine(rto: DrillRto): string {
+  if (!rto.live) return "RTO: no live drill configured (no drill run recorded a restore time)";
+  const trend = rto.previous
+    ? `median ${drillSeconds(rto.previous.medianMs)} over the ${plural(rto.previous.runs, "run")} before`
+    : "no earlier live drill to compare";
+  return `RTO ${drillSeconds(rto.restoreMs)} (drill at ${rto.at}; ${trend})`;
 }
 
 const ms = (t: string | undefined) => (t === undefined ? Number.NaN : Date.parse(t));
@@ -429,12 +484,16 @@ function appsSection(apps: readonly AppRecoverability[]): string {
   return `<section class="schedule"><header><h2>Recoverability per app</h2><span class="meta">the oldest recovery point of each app</span></header>${rows.join("\n")}</section>`;
 }
 
-/** The last drill runs: time, outcome, duration, and the durations as a row (oldest → newest). */
-function drillsSection(runs: readonly DrillRunSummary[]): string {
+/** A run's restore time for people, "-" when it recorded none. */
+export const restoreSeconds = (run: StatusDrillRun) =>
+  run.restoreMs === undefined ? "-" : drillSeconds(run.restoreMs);
+
+/** The last drill runs: time, outcome, duration, RTO, the durations as a row (oldest → newest), the RTO trend. */
+function drillsSection(runs: readonly StatusDrillRun[]): string {
   const rows = runs
     .map((r) => {
       const why = r.failed.map((f) => `${f.backup}${f.cause ? `: ${f.cause}` : ""}`).join("; ");
-      return `<tr><td class="t">${escapeHtml(r.at)}</td><td style="color:${r.ok ? "#1a7f37" : "#cf222e"}">${r.ok ? "ok" : "failed"}</td><td class="t">${escapeHtml(drillSeconds(r.durationMs))}</td><td>${escapeHtml(why)}</td></tr>`;
+      return `<tr><td class="t">${escapeHtml(r.at)}</td><td style="color:${r.ok ? "#1a7f37" : "#cf222e"}">${r.ok ? "ok" : "failed"}</td><td class="t">${escapeHtml(drillSeconds(r.durationMs))}</td><td class="t">${escapeHtml(restoreSeconds(r))}</td><td>${escapeHtml(why)}</td></tr>`;
     })
     .join("");
   const trend = [...runs]
@@ -444,7 +503,7 @@ function drillsSection(runs: readonly DrillRunSummary[]): string {
   const body =
     runs.length === 0
       ? '<p class="muted">No drill run recorded yet.</p>'
-      : `<table class="apps"><tr><th>run</th><th>outcome</th><th>duration</th><th>failed exports</th></tr>${rows}</table><p class="muted">Durations, oldest → newest: ${trend}</p>`;
+      : `<table class="apps"><tr><th>run</th><th>outcome</th><th>duration</th><th>RTO</th><th>failed exports</th></tr>${rows}</table><p class="muted">Durations, oldest → newest: ${trend}</p><p>${escapeHtml(rtoLine(drillRto(runs)))}</p>`;
   return `<section class="schedule"><header><h2>Restore drills</h2><span class="meta">the last drill runs</span></header>${body}</section>`;
 }
 

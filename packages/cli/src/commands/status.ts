@@ -6,16 +6,19 @@
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { EnvironmentError, ExitCode } from "@kots-backup/core";
-import {
-  DRILL_RUNS_SHOWN,
-  type DrillRunSummary,
-  drillRunSummaries,
-  renderDrillRuns,
-} from "@kots-backup/core/drill";
+import { DRILL_RUNS_SHOWN, renderDrillRuns } from "@kots-backup/core/drill";
 import { parseDuration } from "@kots-backup/core/duration";
 import { DRILL_CHECK_NAME } from "@kots-backup/core/export-layout";
 import { type AppRecoverability, recoverabilityByApp } from "@kots-backup/core/recoverability";
-import { renderStatusPage, statusPageModel } from "@kots-backup/core/status-page";
+import {
+  type DrillRto,
+  renderStatusPage,
+  restoreSeconds,
+  rtoLine,
+  type StatusDrillRun,
+  statusDrills,
+  statusPageModel,
+} from "@kots-backup/core/status-page";
 import { readDrillRuns } from "@kots-backup/core/usecases/drill-runs";
 import {
   evaluateFacts,
@@ -43,6 +46,18 @@ export function renderApps(apps: readonly AppRecoverability[]): string {
   return lines.map(escapeControl).join("\n");
 }
 
+/** The drill runs (drill.ts's lines), then their restore times oldest → newest and the RTO trend. */
+export function renderDrills(drills: readonly StatusDrillRun[], rto: DrillRto): string {
+  const lines = [renderDrillRuns(drills)];
+  if (rto.live)
+    lines.push(
+      `restore times (RTO), oldest → newest: ${[...drills].reverse().map(restoreSeconds).join(" → ")}`,
+    );
+  // The run's time comes from the destination: keep it on its line.
+  lines.push(escapeControl(rtoLine(rto)));
+  return lines.join("\n");
+}
+
 export interface StatusFlags {
   html?: string;
   window: string;
@@ -63,9 +78,9 @@ export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out
       ...(config.drill ? [DRILL_CHECK_NAME] : []),
     ])
       known.set(name, (await records.read(name))?.value);
-    // The last drill runs, with `drill:` set (the runs' times, outcome and durations).
+    // The last drill runs, with `drill:` set (the runs' times, outcome, durations and restore times).
     const drills = config.drill
-      ? drillRunSummaries(await readDrillRuns(env.destination, DRILL_RUNS_SHOWN))
+      ? statusDrills(await readDrillRuns(env.destination, DRILL_RUNS_SHOWN))
       : undefined;
     const { report } = evaluateFacts(facts, config.schedules, known);
     const apps = recoverabilityByApp(config.schedules, config.external, report.checks);
@@ -77,7 +92,7 @@ export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out
         records: known,
       });
       model.apps = apps;
-      if (drills) model.drills = drills;
+      if (drills) model.drills = drills.drills;
       try {
         writeFileSync(path, renderStatusPage(model));
       } catch (error) {
@@ -93,9 +108,9 @@ export const statusCommand: CommandAction<[StatusFlags]> = async ({ globals, out
       out.log("info", `status page written to ${path}`);
     }
     out.result(
-      { ...report, apps, ...(drills ? { drills } : {}) },
-      (r: VerifyReport & { apps: AppRecoverability[]; drills?: DrillRunSummary[] }) =>
-        `${renderReport(r)}${renderApps(r.apps)}${r.drills ? renderDrillRuns(r.drills) : ""}`,
+      { ...report, apps, ...drills },
+      (r: VerifyReport & { apps: AppRecoverability[]; drills?: StatusDrillRun[]; drillRto?: DrillRto }) =>
+        `${renderReport(r)}${renderApps(r.apps)}${r.drills && r.drillRto ? renderDrills(r.drills, r.drillRto) : ""}`,
     );
     return verifyExitCode(report) === 1 ? ExitCode.problem : ExitCode.ok;
   } finally {

@@ -13,15 +13,12 @@ export const DRILL_RUNS_KEPT = 30;
 const MAX_RUN_BYTES = 1024 * 1024;
 
 const isString = (v: unknown) => typeof v === "string";
+const isMs = (x: unknown) => typeof x === "number" && Number.isFinite(x) && x >= 0;
 const isResult = (v: unknown) =>
   hasOnly(
     v,
-    {
-      backup: isString,
-      ok: (x) => typeof x === "boolean",
-      durationMs: (x) => typeof x === "number" && Number.isFinite(x) && x >= 0,
-    },
-    { cause: isString },
+    { backup: isString, ok: (x) => typeof x === "boolean", durationMs: isMs },
+    { cause: isString, restoreMs: isMs },
   );
 
 function isDrillRun(value: unknown): value is DrillRun {

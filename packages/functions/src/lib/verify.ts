@@ -4,9 +4,10 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { publishEmf } from "@kots-backup/adapters/metrics/emf";
 import type { Runtime } from "@kots-backup/adapters/runtime/index";
 import { verifySources as wireVerify } from "@kots-backup/adapters/runtime/verify-wiring";
-import { DRILL_RUNS_SHOWN, type DrillRunSummary, drillRunSummaries } from "@kots-backup/core/drill";
+import { DRILL_RUNS_SHOWN } from "@kots-backup/core/drill";
 import { DRILL_CHECK_NAME } from "@kots-backup/core/export-layout";
 import { type AppRecoverability, recoverabilityByApp } from "@kots-backup/core/recoverability";
+import { type DrillRto, type StatusDrillRun, statusDrills } from "@kots-backup/core/status-page";
 import { readDrillRuns } from "@kots-backup/core/usecases/drill-runs";
 import {
   evaluateFacts,
@@ -70,7 +71,7 @@ export async function verifyNow(lambda: LambdaRuntime, logger: Logger): Promise<
 export async function statusNow(
   runtime: Runtime,
   logger: Logger,
-): Promise<VerifyReport & { apps: AppRecoverability[]; drills?: DrillRunSummary[] }> {
+): Promise<VerifyReport & { apps: AppRecoverability[]; drills?: StatusDrillRun[]; drillRto?: DrillRto }> {
   const sources = await verifySources(runtime, logger);
   const facts = await gatherFacts(sources, new Date());
   const records = checkRecordStore(sources.destination);
@@ -82,12 +83,10 @@ export async function statusNow(
   ])
     known.set(name, (await records.read(name))?.value);
   const { report } = evaluateFacts(facts, runtime.config.schedules, known);
-  // Recoverability per app, and the last drill runs, as the CLI's status shows them.
+  // Recoverability per app, and the last drill runs with their RTO, as the CLI's status shows them.
   return {
     ...report,
     apps: recoverabilityByApp(runtime.config.schedules, runtime.config.external, report.checks),
-    ...(runtime.config.drill
-      ? { drills: drillRunSummaries(await readDrillRuns(sources.destination, DRILL_RUNS_SHOWN)) }
-      : {}),
+    ...(runtime.config.drill ? statusDrills(await readDrillRuns(sources.destination, DRILL_RUNS_SHOWN)) : {}),
   };
 }
