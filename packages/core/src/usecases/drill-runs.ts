@@ -48,8 +48,8 @@ async function runKeys(store: ObjectStore): Promise<string[]> {
 }
 
 /**
- * Records `run`, then deletes all but the newest `keep` runs. A failed delete (the AWS functions are
- * granted no s3:DeleteObject) does not undo the record: it is returned, for the caller to log.
+ * Records `run`, then deletes all but the newest `keep` runs. A failed delete (credentials that may not
+ * delete under state/drills/) does not undo the record: it is returned, for the caller to log.
  */
 export async function recordDrillRun(
   store: ObjectStore,
