@@ -414,7 +414,7 @@ describe("kotsadm download (GET /api/v1/download)", () => {
     env = await openTestCluster();
     const kotsadm = await env.cluster.kotsadm();
     await kotsadm.listApps();
-    const old = env.sandbox.kotsadm.authString()!;
+    const old = (await env.sandbox.kotsadm.authString())!;
     env.sandbox.state.mutate(
       env.sandbox.registry.byResource("", "secrets"),
       "default",

@@ -48,7 +48,7 @@ describe("kots-backup backup", () => {
     expect(result["completedAt"]).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/));
     // Progress and logs go to stderr, as JSON lines.
     for (const line of stderr.trim().split("\n")) expect(() => JSON.parse(line)).not.toThrow();
-    const secret = env.sandbox.kotsadm.authString()!;
+    const secret = (await env.sandbox.kotsadm.authString())!;
     expect(stdout + stderr).not.toContain(secret);
     expect(stdout + stderr).not.toContain(env.sandbox.serviceAccountToken);
   });

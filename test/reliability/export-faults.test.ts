@@ -456,7 +456,7 @@ describeWithMoto("export faults", () => {
       "sandbox",
       env.sandbox.serviceAccountToken,
       env.sandbox.adminToken,
-      env.sandbox.kotsadm.authString() ?? undefined,
+      (await env.sandbox.kotsadm.authString()) ?? undefined,
     );
     proxy = await startS3FaultProxy(motoEndpoint());
     await env.sandbox.scenario.addBackup({ name: SMALL });

@@ -1,8 +1,8 @@
 // Restore, proven against the real engine: etcd + kube-apiserver v1.36 and Velero v1.18.1 with its AWS
 // plugin, on MinIO (test/support/real-cluster.ts; built by scripts/peers/build-real-peers.sh).
 //
-//   source cluster  an app's objects, and a Backup created exactly as kotsadm creates an instance
-//                   backup (the sandbox's kotsadm spec builder) → real Velero writes it to MinIO;
+//   source cluster  an app's objects; `kots-backup backup` asks kotsadm (port-forward through the
+//                   apiserver), kotsadm creates the instance Backup → real Velero writes it to MinIO;
 //   export          `kots-backup export <name> --scope full` from the BSL bucket to s3://exports/kb;
 //   DR cluster      a second apiserver + Velero with `<p>/velero` as a ReadOnly BSL → Velero's sync
 //                   lists the backup → a Restore reaches Completed → the restored objects equal the
@@ -10,9 +10,8 @@
 // This is the disaster-recovery procedure of docs/restore.md, step by step. The offline drill
 // (`kots-backup drill`) passes on the real export and refuses a damaged copy before Velero is asked.
 //
-// Not here yet: kotsadm is reached by port-forward only through the sandbox (a virtual kubelet serving
-// port-forward for the real apiserver is the next slice), so the Backup is created with kotsadm's spec
-// rather than requested from kotsadm.
+// kotsadm is the project's simulation (test/support/real-kotsadm.ts), reached as a real one is: a
+// port-forward through the real apiserver to its pod, whose node's kubelet serves port-forward only.
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -24,7 +23,6 @@ import "@kots-backup/cli/commands/index";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "@kots-backup/cli/program";
-import { instanceBackup } from "@kots-backup/sandbox/kotsadm/backup-specs";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { captureStreams } from "../backup/support.ts";
@@ -41,6 +39,7 @@ import {
   startVelero,
   type Velero,
 } from "../support/real-cluster.ts";
+import { type RealKotsadm, startRealKotsadm } from "../support/real-kotsadm.ts";
 
 const APP_NS = "my-app";
 const KOTSADM_NS = "default";
@@ -119,6 +118,7 @@ describe.skipIf(!realPeersBuilt())("restore against real Kubernetes and Velero",
   let minio: Minio;
   let source: Kube;
   let dr: Kube;
+  let kotsadm: RealKotsadm;
   const veleros: Velero[] = [];
 
   /** A config for the source cluster exporting to `destination` on MinIO (credentials by env: reference). */
@@ -164,21 +164,9 @@ describe.skipIf(!realPeersBuilt())("restore against real Kubernetes and Velero",
         }),
       ])),
     );
-  }, 300_000);
-
-  afterAll(async () => {
-    for (const velero of veleros) await velero.stop();
-    await Promise.all([source?.stop(), dr?.stop()]);
-    await minio?.stop();
-    tmp.remove();
-  });
-
-  it("backup → export (full scope) → DR sync → Restore Completed → the objects equal the originals", async () => {
-    await apply(source, appObjects());
-    const backup = instanceBackup({
-      kotsadmNamespace: KOTSADM_NS,
+    kotsadm = await startRealKotsadm(source, {
+      namespace: KOTSADM_NS,
       veleroNamespace: "velero",
-      kotsadmImage: "kotsadm/kotsadm:v1.124.0",
       apps: [
         {
           id: "app-1",
@@ -189,25 +177,42 @@ describe.skipIf(!realPeersBuilt())("restore against real Kubernetes and Velero",
           namespace: APP_NS,
         },
       ],
-      trigger: "manual",
-      requestedAt: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
-    }) as KubernetesObject;
-    const created = await source.objects.create(backup);
-    const name = created.metadata?.name as string;
-    const completed = await until(
-      `Backup ${name} to complete`,
-      async () => {
-        const b = await read(source, "Backup", "velero.io/v1", name, "velero");
-        if (["Failed", "FailedValidation", "PartiallyFailed"].includes(b.status?.phase))
-          throw new Error(`Backup ended ${b.status.phase}: ${JSON.stringify(b.status)}`);
-        return b.status?.phase === "Completed" ? b : undefined;
-      },
-      120_000,
-    );
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await kotsadm?.stop();
+    for (const velero of veleros) await velero.stop();
+    await Promise.all([source?.stop(), dr?.stop()]);
+    await minio?.stop();
+    tmp.remove();
+  });
+
+  it("backup → export (full scope) → DR sync → Restore Completed → the objects equal the originals", async () => {
+    await apply(source, appObjects());
+    const configPath = writeConfig("s3://exports/kb");
+
+    // kots-backup backup: kotsadm over a port-forward through the apiserver; kotsadm creates the
+    // Backup and real Velero executes it; the command follows it to Completed.
+    const backedUp = await cli(["backup", "--json", "--config", configPath]);
+    expect(backedUp.code, backedUp.stderr).toBe(0);
+    const { name, phase } = JSON.parse(backedUp.stdout);
+    expect(phase).toBe("Completed");
+    expect(kotsadm.kotsadm.backupRequestCount()).toBe(1);
+    const completed = await read(source, "Backup", "velero.io/v1", name, "velero");
+    expect(completed.metadata.annotations).toMatchObject({
+      "kots.io/instance": "true",
+      "kots.io/kotsadm-deploy-namespace": KOTSADM_NS,
+    });
     expect(completed.status.progress.itemsBackedUp).toBeGreaterThanOrEqual(4);
 
+    // The app config (`kubectl kots download`), streamed through the same port-forward.
+    const downloaded = await cli(["config-download", "--app", "my-app", "--json", "--config", configPath]);
+    expect(downloaded.code, downloaded.stderr).toBe(0);
+    expect(JSON.parse(downloaded.stdout)).toMatchObject({ app: "my-app", bytes: expect.any(Number) });
+    expect(JSON.parse(downloaded.stdout).bytes).toBeGreaterThan(0);
+
     // kots-backup export, full scope: the BSL is read directly with the configured credentials.
-    const configPath = writeConfig("s3://exports/kb");
     const exported = await cli(["export", name, "--json", "--config", configPath]);
     expect(exported.code, exported.stderr).toBe(0);
     expect(JSON.parse(exported.stdout)).toMatchObject({ backup: name, scope: "full" });

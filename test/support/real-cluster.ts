@@ -2,7 +2,7 @@
 // built from the Go module proxy by scripts/peers/build-real-peers.sh into .peers/real/, run here as
 // plain processes on 127.0.0.1 (no nodes: resource backups and restores only).
 // - kube-apiserver: token auth (an admin token in system:masters), RBAC, a throw-away CA, no endpoint
-//   reconciler (no nodes).
+//   reconciler; no real nodes (a minimal kubelet serves port-forward: test/support/real-kotsadm.ts).
 // - Velero: out of cluster (`velero server --kubeconfig`), its CRDs from `velero install --crds-only`,
 //   a BSL on MinIO, its own TMPDIR (it writes credentials there) and a placeholder `velero` Deployment
 //   with 0 replicas (the restore's pod-volume step reads its image).
@@ -11,7 +11,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { generateTls } from "@kots-backup/sandbox/tls";
+import { generateTls, type TlsMaterial } from "@kots-backup/sandbox/tls";
 import { CoreV1Api, KubeConfig, type KubernetesObject, KubernetesObjectApi } from "@kubernetes/client-node";
 import { parseAllDocuments } from "yaml";
 import { freePort, MINIO_CREDENTIALS } from "../../bench/minio.ts";
@@ -81,6 +81,8 @@ async function waitFor(what: string, proc: Proc, ready: () => Promise<boolean>, 
 export interface Kube {
   apiUrl: string;
   caPem: string;
+  /** The apiserver's CA and 127.0.0.1 serving certificate (a kubelet on loopback may serve with it too). */
+  tls: TlsMaterial;
   adminToken: string;
   /** An admin kubeconfig file (token auth). */
   kubeconfigPath: string;
@@ -149,6 +151,9 @@ export async function startKube(
     `--cert-dir=${join(dir, "certs")}`,
     "--enable-priority-and-fairness=false",
     "--disable-admission-plugins=ServiceAccount",
+    // A node's kubelet (test/support/real-kotsadm.ts) serves on 127.0.0.1 with a certificate of this CA.
+    "--kubelet-preferred-address-types=InternalIP",
+    `--kubelet-certificate-authority=${file("ca.crt", tls.caPem)}`,
   ]);
   const apiUrl = `https://127.0.0.1:${apiPort}`;
   const kubeconfigFor = (user: string, token: string) =>
@@ -178,6 +183,7 @@ export async function startKube(
   return {
     apiUrl,
     caPem: tls.caPem,
+    tls,
     adminToken,
     kubeconfigPath,
     kubeconfig,

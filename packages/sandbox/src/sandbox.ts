@@ -17,7 +17,7 @@ import { createUpgradeHandler } from "./k8s/portforward.ts";
 import { defaultRbacPath, RbacPolicy } from "./k8s/rbac.ts";
 import { builtinResources, ResourceRegistry } from "./k8s/resources.ts";
 import type { KotsApp } from "./kotsadm/backup-specs.ts";
-import { Kotsadm, newAppId } from "./kotsadm/kotsadm.ts";
+import { KOTSADM_PORT, Kotsadm, newAppId, stateCluster } from "./kotsadm/kotsadm.ts";
 import { Scenario } from "./scenario.ts";
 import { seedCluster } from "./seed.ts";
 import { generateTls } from "./tls.ts";
@@ -122,8 +122,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     apps,
     image: kotsadmImage,
     clock,
-    state,
-    registry,
+    cluster: stateCluster(state, registry, { kotsadm: kotsadmNamespace, velero: veleroNamespace }),
     faults,
   });
   const velero = new Velero({ state, registry, clock, faults, namespace: veleroNamespace, store, bucket });
@@ -144,7 +143,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const server: Server = createServer({ cert: tls.certPem, key: tls.keyPem }, createApiHandler(context));
   server.on(
     "upgrade",
-    createUpgradeHandler(context, (ns, pod, port) => kotsadm.dial(ns, pod, port)),
+    createUpgradeHandler(context, (ns, pod, port) => {
+      // Only port 3000 of kotsadm's own pod is served; anything else is refused like the kubelet does.
+      const podObject = state.find(registry.byResource("", "pods"), ns, pod);
+      if (port === KOTSADM_PORT && podObject?.metadata.labels?.app === "kotsadm" && ns === kotsadmNamespace)
+        return kotsadm.connect();
+      return {
+        error: `error forwarding port ${port} to pod ${podObject?.metadata.uid ?? pod}, uid : failed to connect to localhost:${port} inside namespace "${ns}": connection refused`,
+      };
+    }),
   );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const apiUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -35,7 +35,7 @@ export async function loggedSandbox(options: SandboxOptions = {}): Promise<Logge
     "sandbox",
     sandbox.serviceAccountToken,
     sandbox.adminToken,
-    sandbox.kotsadm.authString() ?? undefined,
+    (await sandbox.kotsadm.authString()) ?? undefined,
   );
   const ids = { api: new Set<number>(), download: new Set<number>() };
   let current: number[] = [];

@@ -17,29 +17,51 @@ const DATA_CHANNEL = 0;
 const ERROR_CHANNEL = 1;
 
 export function createUpgradeHandler(context: ApiServerContext, dial: PodDialer) {
-  const wss = new WebSocketServer({
-    noServer: true,
-    handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
-  });
+  const forward = portForwardServer();
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     let target: { namespace: string; pod: string; port: number };
     try {
       target = admit(context, req);
     } catch (error) {
-      const status =
-        error instanceof StatusError ? error.toStatus() : statusBody(500, "InternalError", String(error));
-      const text = JSON.stringify(status);
-      socket.end(
-        `HTTP/1.1 ${status.code} ${status.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
-      );
+      refuseUpgrade(socket, error);
       return;
     }
+    forward(req, socket, head, target.port, () => dial(target.namespace, target.pod, target.port));
+  };
+}
+
+/** Answers a refused upgrade with a Kubernetes Status, as the apiserver and the kubelet do. */
+export function refuseUpgrade(socket: Duplex, error: unknown): void {
+  const status =
+    error instanceof StatusError ? error.toStatus() : statusBody(500, "InternalError", String(error));
+  const text = JSON.stringify(status);
+  socket.end(
+    `HTTP/1.1 ${status.code} ${status.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+  );
+}
+
+/**
+ * The kubelet's side of one forwarded port: upgrades the request, announces the port on both channels,
+ * then copies bytes between the WebSocket's data channel and the stream `open` returns.
+ */
+export function portForwardServer() {
+  const wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (offered) => (offered.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+  });
+  return (
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    port: number,
+    open: () => Duplex | { error: string },
+  ): void => {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const portBytes = Buffer.alloc(2);
-      portBytes.writeUInt16LE(target.port);
+      portBytes.writeUInt16LE(port);
       ws.send(Buffer.concat([Buffer.from([DATA_CHANNEL]), portBytes]));
       ws.send(Buffer.concat([Buffer.from([ERROR_CHANNEL]), portBytes]));
-      const stream = dial(target.namespace, target.pod, target.port);
+      const stream = open();
       if ("error" in stream) {
         ws.send(Buffer.concat([Buffer.from([ERROR_CHANNEL]), Buffer.from(stream.error)]));
         ws.close();
@@ -57,6 +79,15 @@ export function createUpgradeHandler(context: ApiServerContext, dial: PodDialer)
       ws.on("close", () => stream.end());
     });
   };
+}
+
+/** The port of a port-forward request (`ports` to the apiserver, `port` to the kubelet): one, 1–65535. */
+export function requestedPort(url: URL, parameter: "ports" | "port" = "ports"): number {
+  const port = Number(url.searchParams.get(parameter));
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+    throw new StatusError(400, "BadRequest", `invalid port "${url.searchParams.get(parameter)}"`);
+  }
+  return port;
 }
 
 /** Authentication, RBAC (`get` and `create` on pods/portforward, as from Kubernetes 1.35) and pod checks. */
@@ -93,9 +124,5 @@ function admit(
       `unable to upgrade connection: pod ${request.name} is not running`,
     );
   }
-  const port = Number(url.searchParams.get("ports"));
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new StatusError(400, "BadRequest", `invalid port "${url.searchParams.get("ports")}"`);
-  }
-  return { namespace: request.namespace, pod: request.name, port };
+  return { namespace: request.namespace, pod: request.name, port: requestedPort(url) };
 }

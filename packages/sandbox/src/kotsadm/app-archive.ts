@@ -1,10 +1,9 @@
 // The tar.gz `GET /api/v1/download?slug=` returns: the app's upstream, base and overlays trees,
 // as `kubectl kots download` extracts them (kots-velero.md §4). Content is small but realistic.
-import type { SandboxClock } from "../clock.ts";
 import { createTarGz } from "../tar.ts";
 import type { KotsApp } from "./backup-specs.ts";
 
-export function appArchive(app: KotsApp, clock: SandboxClock): Promise<Buffer> {
+export function appArchive(app: KotsApp, clock: { now(): Date }): Promise<Buffer> {
   const appYaml = `apiVersion: kots.io/v1beta1
 kind: Application
 metadata:

@@ -3,7 +3,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type Duplex, duplexPair } from "node:stream";
-import type { SandboxClock } from "../clock.ts";
 import type { Faults } from "../faults.ts";
 import { sendBody } from "../faults.ts";
 import type { ClusterState } from "../k8s/cluster-state.ts";
@@ -25,15 +24,54 @@ export interface KotsadmRequest {
   status: number;
 }
 
+/**
+ * What kotsadm reads and writes in its cluster: the sandbox's in-memory state (`stateCluster`), or a real
+ * kube-apiserver (test/support/real-kotsadm.ts), so one kotsadm serves both.
+ */
+export interface KotsadmCluster {
+  /** The value of Secret kotsadm-authstring in kotsadm's namespace, as kotsadm reads it. */
+  authString(): Promise<string | undefined>;
+  defaultBslExists(): Promise<boolean>;
+  /** Creates the Backup in Velero's namespace (generateName resolved) and returns it. */
+  createBackup(backup: KubeObject): Promise<KubeObject>;
+  listBackups(): Promise<KubeObject[]>;
+}
+
 export interface KotsadmOptions {
   namespace: string;
   veleroNamespace: string;
   apps: KotsApp[];
   image: string;
-  clock: SandboxClock;
-  state: ClusterState;
-  registry: ResourceRegistry;
+  /** The sandbox clock, or the real time for a real cluster. */
+  clock: { iso(): string; now(): Date };
+  cluster: KotsadmCluster;
   faults: Faults;
+}
+
+/** kotsadm's view of the sandbox's in-memory cluster. */
+export function stateCluster(
+  state: ClusterState,
+  registry: ResourceRegistry,
+  namespaces: { kotsadm: string; velero: string },
+): KotsadmCluster {
+  const backups = registry.byResource("velero.io", "backups");
+  return {
+    async authString() {
+      const secret = state.find(registry.byResource("", "secrets"), namespaces.kotsadm, AUTHSTRING_SECRET);
+      const encoded = secret?.data?.[AUTHSTRING_SECRET] as string | undefined;
+      return encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8");
+    },
+    async defaultBslExists() {
+      const type = registry.byResource("velero.io", "backupstoragelocations");
+      return state.find(type, namespaces.velero, "default") !== undefined;
+    },
+    async createBackup(backup) {
+      return state.create(backups, backup, namespaces.velero);
+    },
+    async listBackups() {
+      return state.list(backups, namespaces.velero);
+    },
+  };
 }
 
 export class Kotsadm {
@@ -62,18 +100,8 @@ export class Kotsadm {
     this.server.keepAliveTimeout = 0;
   }
 
-  /** Opens a connection to kotsadm's port inside the pod; used by the port-forward. */
-  dial(namespace: string, pod: string, port: number): Duplex | { error: string } {
-    const podObject = this.options.state.find(this.options.registry.byResource("", "pods"), namespace, pod);
-    if (
-      port !== KOTSADM_PORT ||
-      podObject?.metadata.labels?.app !== "kotsadm" ||
-      namespace !== this.options.namespace
-    ) {
-      return {
-        error: `error forwarding port ${port} to pod ${podObject?.metadata.uid ?? pod}, uid : failed to connect to localhost:${port} inside namespace "${namespace}": connection refused`,
-      };
-    }
+  /** Opens a connection to kotsadm's HTTP server (what a port-forward to port 3000 of its pod reaches). */
+  connect(): Duplex {
     const [forwarded, inside] = duplexPair();
     this.connections.add(inside);
     inside.on("close", () => this.connections.delete(inside));
@@ -81,15 +109,9 @@ export class Kotsadm {
     return forwarded;
   }
 
-  /** The current auth string, read from Secret kotsadm-authstring like kotsadm does. */
-  authString(): string | undefined {
-    const secret = this.options.state.find(
-      this.options.registry.byResource("", "secrets"),
-      this.options.namespace,
-      AUTHSTRING_SECRET,
-    );
-    const encoded = secret?.data?.[AUTHSTRING_SECRET] as string | undefined;
-    return encoded === undefined ? undefined : Buffer.from(encoded, "base64").toString("utf8");
+  /** The auth string kotsadm accepts now (Secret kotsadm-authstring). */
+  authString(): Promise<string | undefined> {
+    return this.options.cluster.authString();
   }
 
   /** How many backup-creating POSTs kotsadm received (instance and app). */
@@ -116,7 +138,7 @@ export class Kotsadm {
 
     // Token-auth route: header only, and a wrong token gets an empty 200 (kots-velero.md §11).
     if (method === "GET" && url.pathname === "/api/v1/download") {
-      if (!this.validHeader(req)) {
+      if (!(await this.validHeader(req))) {
         res.writeHead(200);
         res.end();
         return;
@@ -132,16 +154,16 @@ export class Kotsadm {
       return sendBody(res, archive, fault.rule);
     }
 
-    if (!this.validSession(req)) return json(res, 401, { error: "Unauthorized" });
+    if (!(await this.validSession(req))) return json(res, 401, { error: "Unauthorized" });
 
     if (method === "POST" && url.pathname === "/api/v1/snapshot/backup")
-      return this.createInstanceBackup(res);
+      return await this.createInstanceBackup(res);
     const appBackupRoute = /^\/api\/v1\/app\/([^/]+)\/snapshot\/backup$/.exec(url.pathname);
     if (method === "POST" && appBackupRoute)
-      return this.createAppBackup(res, decodeURIComponent(appBackupRoute[1]!));
+      return await this.createAppBackup(res, decodeURIComponent(appBackupRoute[1]!));
     if (method === "GET" && url.pathname === "/api/v1/snapshots") {
       return json(res, 200, {
-        backups: this.kotsBackups((b) => isInstanceBackup(b, this.options.namespace)),
+        backups: await this.kotsBackups((b) => isInstanceBackup(b, this.options.namespace)),
       });
     }
     const appSnapshots = /^\/api\/v1\/app\/([^/]+)\/snapshots$/.exec(url.pathname);
@@ -149,7 +171,7 @@ export class Kotsadm {
       const app = this.apps.find((a) => a.slug === decodeURIComponent(appSnapshots[1]!));
       if (!app) return json(res, 404, { error: "app not found" });
       return json(res, 200, {
-        backups: this.kotsBackups((b) => b.metadata.annotations?.["kots.io/app-id"] === app.id),
+        backups: await this.kotsBackups((b) => b.metadata.annotations?.["kots.io/app-id"] === app.id),
       });
     }
     if (method === "GET" && url.pathname === "/api/v1/apps")
@@ -157,30 +179,25 @@ export class Kotsadm {
     return json(res, 404, { error: "not found" });
   }
 
-  private createInstanceBackup(res: ServerResponse) {
+  private async createInstanceBackup(res: ServerResponse) {
     if (this.refuseVeleroAccess) return json(res, 409, this.veleroAccessRefusal());
-    if (!this.defaultBslExists())
+    if (!(await this.options.cluster.defaultBslExists()))
       return json(res, 500, { success: false, error: "no backup store location found" });
-    const created = this.createBackup(instanceBackup(this.backupContext()));
+    const created = await this.options.cluster.createBackup(instanceBackup(this.backupContext()));
     json(res, 200, { success: true, backupName: created.metadata.name, error: "" });
   }
 
-  private createAppBackup(res: ServerResponse, slug: string) {
+  private async createAppBackup(res: ServerResponse, slug: string) {
     if (this.embeddedCluster)
       return json(res, 403, { error: "partial backups are not supported on embedded clusters" });
     if (this.refuseVeleroAccess) return json(res, 409, this.veleroAccessRefusal());
     const app = this.apps.find((a) => a.slug === slug);
     if (!app) return json(res, 404, { success: false, error: `failed to get app from slug ${slug}` });
-    if (!this.defaultBslExists())
+    if (!(await this.options.cluster.defaultBslExists()))
       return json(res, 500, { success: false, error: "no backup store location found" });
-    this.createBackup(appBackup(this.backupContext(), app));
+    await this.options.cluster.createBackup(appBackup(this.backupContext(), app));
     // Real kotsadm answers only success: the caller finds the Backup by kots.io/app-id and time.
     json(res, 200, { success: true });
-  }
-
-  private createBackup(backup: KubeObject): KubeObject {
-    const type = this.options.registry.byResource("velero.io", "backups");
-    return this.options.state.create(type, backup, this.options.veleroNamespace);
   }
 
   backupContext(trigger: "manual" | "schedule" = "manual"): BackupContext {
@@ -203,28 +220,22 @@ export class Kotsadm {
     };
   }
 
-  private defaultBslExists(): boolean {
-    const type = this.options.registry.byResource("velero.io", "backupstoragelocations");
-    return this.options.state.find(type, this.options.veleroNamespace, "default") !== undefined;
-  }
-
-  private kotsBackups(filter: (backup: KubeObject) => boolean) {
-    const type = this.options.registry.byResource("velero.io", "backups");
-    const backups = this.options.state.list(type, this.options.veleroNamespace).filter(filter);
+  private async kotsBackups(filter: (backup: KubeObject) => boolean) {
+    const backups = (await this.options.cluster.listBackups()).filter(filter);
     // kotsadm returns them in no particular order; a stable shuffle keeps tests reproducible.
     return shuffle(backups).map((b) => snapshotView(b, this.apps));
   }
 
-  private validHeader(req: IncomingMessage): boolean {
-    const expected = this.authString();
+  private async validHeader(req: IncomingMessage): Promise<boolean> {
+    const expected = await this.options.cluster.authString();
     return expected !== undefined && req.headers.authorization === expected;
   }
 
   /** Session auth: the `Authorization` header, else the `signed-token` cookie (kots session.Parse). */
-  private validSession(req: IncomingMessage): boolean {
+  private async validSession(req: IncomingMessage): Promise<boolean> {
     if (req.headers.authorization) return this.validHeader(req);
     const cookie = /(?:^|;\s*)signed-token=([^;]*)/.exec(req.headers.cookie ?? "");
-    const expected = this.authString();
+    const expected = await this.options.cluster.authString();
     return cookie !== null && expected !== undefined && decodeURIComponent(cookie[1]!) === expected;
   }
 }
