@@ -4,10 +4,11 @@
 //   source cluster  an app's objects; `kots-backup backup` asks kotsadm (port-forward through the
 //                   apiserver), kotsadm creates the instance Backup → real Velero writes it to MinIO;
 //   export          `kots-backup export <name> --scope full` from the BSL bucket to s3://exports/kb;
-//   DR cluster      a second apiserver + Velero with `<p>/velero` as a ReadOnly BSL → Velero's sync
-//                   lists the backup → a Restore reaches Completed → the restored objects equal the
-//                   originals (specs, ConfigMap and Secret data, labels).
-// This is the disaster-recovery procedure of docs/restore.md, step by step. The offline drill
+//   DR cluster      a second apiserver + Velero; README's Restore steps as written: its credentials
+//                   Secret and ReadOnly BSL YAML on `<p>/velero` → `velero backup get` lists the backup
+//                   after Velero's sync → `velero restore create --from-backup … --wait` → Completed →
+//                   the restored objects equal the originals (specs, ConfigMap and Secret data, labels).
+// This is the disaster-recovery procedure of README and docs/restore.md, step by step. The offline drill
 // (`kots-backup drill`) passes on the real export and refuses a damaged copy before Velero is asked.
 //
 // kotsadm is the project's simulation (test/support/real-kotsadm.ts), reached as a real one is: a
@@ -40,6 +41,7 @@ import {
   startMinio,
   startVelero,
   type Velero,
+  veleroCli,
 } from "../support/real-cluster.ts";
 import { type RealKotsadm, startRealKotsadm } from "../support/real-kotsadm.ts";
 
@@ -52,6 +54,19 @@ const SERVICE_ACCOUNT = {
   user: "system:serviceaccount:default:kots-backup",
   groups: ["system:serviceaccounts", "system:serviceaccounts:default"],
 };
+
+/** README's ReadOnly BackupStorageLocation for an export (its "Restore" YAML), pointed at `where`. */
+function readmeBsl(where: { bucket: string; prefix: string; s3Url: string }): KubernetesObject {
+  const readme = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("\n## Restore"));
+  const yamlText = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!yamlText) throw new Error("README's Restore section has no BackupStorageLocation YAML");
+  const bsl = parseAllDocuments(yamlText)[0]?.toJSON();
+  expect(bsl).toMatchObject({ kind: "BackupStorageLocation", spec: { accessMode: "ReadOnly" } });
+  bsl.spec.objectStorage = { bucket: where.bucket, prefix: where.prefix };
+  bsl.spec.config = { region: "us-east-1", s3Url: where.s3Url, s3ForcePathStyle: "true" };
+  return bsl;
+}
 
 /** deploy/rbac.yaml's objects (kotsadm in `default`, Velero in `velero`: the file's own namespaces). */
 function shippedRbac(): KubernetesObject[] {
@@ -161,7 +176,7 @@ describe.skipIf(!realPeersBuilt())("restore against real Kubernetes and Velero",
   beforeAll(async () => {
     minio = await startMinio(MINIO_BIN);
     const s3 = minioClient(minio);
-    for (const bucket of ["velero-src", "exports"])
+    for (const bucket of ["velero-src", "velero-dr", "exports"])
       await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     [source, dr] = await Promise.all([
       startKube(join(tmp.dir, "source"), [SERVICE_ACCOUNT]),
@@ -173,12 +188,8 @@ describe.skipIf(!realPeersBuilt())("restore against real Kubernetes and Velero",
           bucket: "velero-src",
           endpoint: minio.endpoint,
         }),
-        startVelero(dr, join(tmp.dir, "dr-velero"), {
-          bucket: "exports",
-          prefix: "kb/velero",
-          endpoint: minio.endpoint,
-          accessMode: "ReadOnly",
-        }),
+        // The DR cluster's Velero has a location of its own; the export's comes from README's steps.
+        startVelero(dr, join(tmp.dir, "dr-velero"), { bucket: "velero-dr", endpoint: minio.endpoint }),
       ])),
     );
     // kots-backup runs as the service account of deploy/rbac.yaml, applied as shipped: real RBAC
@@ -242,31 +253,40 @@ describe.skipIf(!realPeersBuilt())("restore against real Kubernetes and Velero",
     expect(drilled.code, drilled.stderr).toBe(0);
     expect(JSON.parse(drilled.stdout).results).toEqual([expect.objectContaining({ backup: name, ok: true })]);
 
-    // The DR cluster's Velero syncs the export (a one-minute timer in v1.18.1).
+    // In the DR cluster, README's "Restore" steps as written: its credentials Secret and its
+    // BackupStorageLocation YAML (bucket, prefix and config set for this MinIO) ...
+    await apply(dr, [
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "kots-backup-export-credentials", namespace: "velero" },
+        stringData: {
+          cloud: `[default]\naws_access_key_id=${MINIO_CREDENTIALS.accessKeyId}\naws_secret_access_key=${MINIO_CREDENTIALS.secretAccessKey}\n`,
+        },
+      } as KubernetesObject,
+      readmeBsl({ bucket: "exports", prefix: "kb/velero", s3Url: minio.endpoint }),
+    ]);
+    // ... `velero backup get` lists the export once Velero's sync ran (a one-minute timer in v1.18.1) ...
     await until(
       `the DR Velero to sync ${name}`,
-      async () =>
-        (await read(dr, "Backup", "velero.io/v1", name, "velero")).status?.phase === "Completed"
-          ? true
-          : undefined,
+      async () => {
+        const listed = JSON.parse(veleroCli(dr, ["backup", "get", name, "-o", "json"]));
+        return listed.status?.phase === "Completed" ? true : undefined;
+      },
       150_000,
     );
-    await dr.objects.create({
-      apiVersion: "velero.io/v1",
-      kind: "Restore",
-      metadata: { name: `${name}-drill`, namespace: "velero" },
-      spec: { backupName: name, includedNamespaces: [APP_NS] },
-    } as KubernetesObject);
-    const restore = await until(
-      "the Restore to finish",
-      async () => {
-        const r = await read(dr, "Restore", "velero.io/v1", `${name}-drill`, "velero");
-        return ["Completed", "PartiallyFailed", "Failed", "FailedValidation"].includes(r.status?.phase)
-          ? r
-          : undefined;
-      },
-      120_000,
-    );
+    // ... `velero restore create --from-backup`, here for the app's namespace, waiting for the end.
+    veleroCli(dr, [
+      "restore",
+      "create",
+      `${name}-drill`,
+      "--from-backup",
+      name,
+      "--include-namespaces",
+      APP_NS,
+      "--wait",
+    ]);
+    const restore = await read(dr, "Restore", "velero.io/v1", `${name}-drill`, "velero");
     expect(restore.status.phase, JSON.stringify(restore.status)).toBe("Completed");
 
     await expectRestoredEqual(source, dr);

@@ -316,6 +316,19 @@ export async function startVelero(kube: Kube, dir: string, bsl: BslSpec): Promis
   return { namespace, stop: () => proc.stop(), output: () => proc.output() };
 }
 
+/** Runs the `velero` CLI against `kube` (as a user would: `velero <args> -n velero`); returns stdout. */
+export function veleroCli(kube: Kube, args: string[]): string {
+  return execFileSync(
+    bin("velero"),
+    [...args, "--namespace", "velero", "--kubeconfig", kube.kubeconfigPath],
+    {
+      env: peerEnv({}),
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 180_000,
+    },
+  ).toString();
+}
+
 /** A scratch folder for one test file's peers, removed by the returned function. */
 export function scratch(prefix: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
