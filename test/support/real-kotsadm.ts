@@ -7,12 +7,16 @@ import { randomBytes } from "node:crypto";
 import { Faults } from "@kots-backup/sandbox";
 import { startKubelet } from "@kots-backup/sandbox/k8s/kubelet";
 import type { KotsApp } from "@kots-backup/sandbox/kotsadm/backup-specs";
-import { KOTSADM_PORT, Kotsadm, type KotsadmCluster } from "@kots-backup/sandbox/kotsadm/kotsadm";
+import {
+  AUTHSTRING_SECRET,
+  KOTSADM_PORT,
+  Kotsadm,
+  type KotsadmCluster,
+} from "@kots-backup/sandbox/kotsadm/kotsadm";
 import { CoreV1Api, CustomObjectsApi, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import { apply, type Kube } from "./real-cluster.ts";
 
 const NODE = "kb-virtual-node";
-const AUTHSTRING_SECRET = "kotsadm-authstring";
 const KOTSADM_LABELS = { app: "kotsadm", "kots.io/kotsadm": "true", "kots.io/backup": "velero" };
 
 export interface RealKotsadm {
