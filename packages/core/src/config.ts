@@ -446,13 +446,61 @@ const daemonSchema = z.strictObject({
     }),
 });
 
+/** Most a live drill waits for the DR Velero's sync or for its Restore: past a day, something is stuck. */
+const MAX_DRILL_WAIT_MS = DurationUnitMs.d;
+
+// The live drill's DR cluster: where each drilled export is restored for real, into scratch namespaces
+// (packages/adapters/src/drill/live.ts). Never found by default (no KUBECONFIG, no ~/.kube/config): a
+// drill must not restore into the production cluster by accident.
+const drillClusterSchema = z.strictObject({
+  kubeconfig: text(4096)
+    .min(1)
+    .meta({ description: "Kubeconfig file of the DR cluster (an identity bound by deploy/dr-rbac.yaml)." }),
+  context: text(253)
+    .min(1)
+    .optional()
+    .meta({ description: "Context in that kubeconfig (default: its current context)." }),
+  insecureSkipTlsVerify: z.boolean().default(false).meta({
+    description:
+      "Skip TLS verification of the DR cluster's API (warned about). A kubeconfig's insecure-skip-tls-verify alone is refused.",
+  }),
+  veleroNamespace: namespace
+    .default("velero")
+    .meta({ description: "Namespace of the DR cluster's Velero, whose ReadOnly BSL reads the export." }),
+  namespacePrefix: z
+    .string()
+    .max(40, { message: "must be at most 40 characters", abort: true })
+    .regex(/^[a-z0-9][a-z0-9-]*$/, {
+      message:
+        "must be the start of a Kubernetes namespace (a-z, 0-9 and -, starting with a letter or digit)",
+    })
+    .default("kb-drill-")
+    .meta({
+      description:
+        "Prefix of the scratch namespaces each backup namespace is restored into (then deleted); a short random suffix follows.",
+    }),
+  syncTimeout: duration(MAX_DRILL_WAIT_MS).prefault("5m").meta({
+    description: "How long to wait for the DR Velero to list the backup (its BSL sync runs each minute).",
+  }),
+  restoreTimeout: duration(MAX_DRILL_WAIT_MS)
+    .prefault("30m")
+    .meta({ description: "How long the Restore may take to reach a terminal phase." }),
+});
+
 // The restore drill on a schedule (`kots-backup drill`): each run is recorded under state/drills/ and
 // watched by the `drill` check (core/drill.ts), paged under kots-backup:<cluster>:drill.
 const drillSchema = z.strictObject({
-  schedule: cron,
-  timezone: timezone.default("UTC"),
-  grace: period.prefault("1h"),
-  paused: z.boolean().default(false),
+  schedule: cron.meta({ description: "When the drill runs (5-field cron)." }),
+  timezone: timezone.default("UTC").meta({ description: "IANA time zone of the schedule." }),
+  grace: period.prefault("1h").meta({ description: "How late a drill run may be before the check pages." }),
+  paused: z
+    .boolean()
+    .default(false)
+    .meta({ description: "Nothing runs on schedule; the check is shown as paused, never down." }),
+  cluster: drillClusterSchema.optional().meta({
+    description:
+      "Live drill: restore each drilled export in this DR cluster (into scratch namespaces, then deleted) and record the restore time. Without it the drill is offline only.",
+  }),
 });
 
 export /** Each item's `name` must be unique in its list (`field`): the check, record and dedup key derive from it. */
@@ -505,6 +553,7 @@ export type ClusterConfig = Config["cluster"];
 export type DaemonConfig = Config["daemon"];
 export type ExternalPointConfig = Config["external"][number];
 export type DrillConfig = NonNullable<Config["drill"]>;
+export type DrillClusterConfig = NonNullable<DrillConfig["cluster"]>;
 
 /** `["schedules", 0, "cron"]` → `schedules[0].cron`. Keys are input too: escaped and cut if long. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {

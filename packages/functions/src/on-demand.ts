@@ -81,7 +81,9 @@ async function configDownload(
 /** The CLI's `drill --json` document: the destination, whether every export passed, each result. */
 async function drill(runtime: Runtime, tools: HandlerTools) {
   const destination = await runtime.destination();
+  const live = runtime.config.drill?.cluster;
   const { results, run, pruneError } = await drillAndRecord(destination, new Date(), {
+    ...(live ? { live, warn: (message: string) => tools.logger.warn(message) } : {}),
     onBackup: (backup) => tools.logger.info("drilling", { backup }),
   });
   // The functions are granted no s3:DeleteObject: older runs then stay, which is logged.

@@ -11,6 +11,7 @@
 // The drill itself only reads; drillAndRecord then records the run under `state/drills/`.
 import { createGunzip } from "node:zlib";
 import type { ObjectStore } from "@kots-backup/core";
+import type { DrillClusterConfig } from "@kots-backup/core/config";
 import { type DrillRun, drillRunOf } from "@kots-backup/core/drill";
 import {
   backupNameOfManifestKey,
@@ -24,6 +25,7 @@ import { recordDrillRun } from "@kots-backup/core/usecases/drill-runs";
 import { readText } from "@kots-backup/core/usecases/stored-json";
 import { Sha256Meter } from "../store/hashing.ts";
 import { checkVeleroTarball } from "../tarball.ts";
+import { type LiveDrillResult, type LiveDrillTarget, liveDrill, liveDrillTarget } from "./live.ts";
 
 export const DRILL_CHECKS = ["manifest", "checksums", "backup", "tarball", "resource-list"] as const;
 export type DrillCheckName = (typeof DRILL_CHECKS)[number];
@@ -36,6 +38,7 @@ export interface DrillCheck {
 
 export interface DrillResult {
   backup: string;
+  /** The offline checks passed, and the live drill too when it ran. */
   ok: boolean;
   type?: "full" | "partial";
   app?: string;
@@ -45,9 +48,14 @@ export interface DrillResult {
   objects: number;
   bytes: number;
   checks: DrillCheck[];
-  /** The first failing check's detail: why a restore could not start from this export. */
+  /** The first failing check's detail (or the live drill's cause): why a restore could not start from this export. */
   cause?: string;
+  /** Offline checks and live drill together. */
   durationMs: number;
+  /** Live drill only (`drill.cluster`, run once the offline checks pass): the restore time (RTO). */
+  restoreMs?: number;
+  /** Live drill only: the restore in the DR cluster, step by step. */
+  live?: LiveDrillResult;
 }
 
 const RESTORABLE_PHASES = new Set(["Completed", "PartiallyFailed"]);
@@ -85,6 +93,11 @@ function listDifference(inTarball: Record<string, string[]>, listed: Record<stri
   ]
     .filter(Boolean)
     .join("; ");
+}
+
+/** The backup's `<name>-resource-list.json.gz` as exported, parsed (not yet checked). */
+export function readResourceList(store: ObjectStore, backup: string): Promise<unknown> {
+  return readDocument(store, veleroBackupKeys(backup).resourceList, true);
 }
 
 /** Drills one export. Never throws for a bad export: the result says which check failed and why. */
@@ -176,7 +189,7 @@ export async function drillExport(store: ObjectStore, backup: string): Promise<D
     return done();
 
   await check("resource-list", async () => {
-    const listed = (await readDocument(store, keys.resourceList, true)) as Record<string, string[]>;
+    const listed = (await readResourceList(store, backup)) as Record<string, string[]>;
     if (typeof listed !== "object" || listed === null || Array.isArray(listed))
       throw new Error(`${keys.resourceList} is not Velero's resource list`);
     const difference = listDifference(sorted(items), sorted(listed));
@@ -220,19 +233,45 @@ export async function newestExports(store: ObjectStore): Promise<string[]> {
 
 /**
  * One recorded drill run (the CLI, the daemon and the onDemand Lambda alike): drills `backups` (default
- * the newest export of each kind), then records the run at `state/drills/<at>.json` for the `drill`
- * check and `status` (core/usecases/drill-runs.ts), keeping the newest runs only.
+ * the newest export of each kind), live too with `live` (`drill.cluster`: each export that passes the
+ * offline checks is restored in the DR cluster, drill/live.ts), then records the run at
+ * `state/drills/<at>.json` for the `drill` check and `status` (core/usecases/drill-runs.ts), keeping the
+ * newest runs only. The DR cluster is connected to first: a bad drill.cluster fails before anything runs.
  */
 export async function drillAndRecord(
   store: ObjectStore,
   at: Date,
-  options: { backups?: readonly string[]; onBackup?: (backup: string) => void } = {},
+  options: {
+    backups?: readonly string[];
+    onBackup?: (backup: string) => void;
+    live?: DrillClusterConfig;
+    /** Where TLS warnings about the DR cluster go (default stderr). */
+    warn?: (message: string) => void;
+    /** For tests: the DR cluster target, instead of connecting with `live`. */
+    liveTarget?: LiveDrillTarget;
+  } = {},
 ): Promise<{ results: DrillResult[]; run: DrillRun; pruneError?: string }> {
+  const target =
+    options.liveTarget ??
+    (options.live
+      ? await liveDrillTarget(options.live, options.warn ? { warn: options.warn } : {})
+      : undefined);
   const backups = options.backups ?? (await newestExports(store));
   const results: DrillResult[] = [];
   for (const backup of backups) {
     options.onBackup?.(backup);
-    results.push(await drillExport(store, backup));
+    const result = await drillExport(store, backup);
+    if (target && result.ok) {
+      const live = await liveDrill(target, backup, await readResourceList(store, backup));
+      Object.assign(result, {
+        ok: live.ok,
+        live,
+        durationMs: result.durationMs + live.durationMs,
+        ...(live.cause !== undefined ? { cause: `live drill, ${live.cause}` } : {}),
+        ...(live.restoreMs !== undefined ? { restoreMs: live.restoreMs } : {}),
+      });
+    }
+    results.push(result);
   }
   const run = drillRunOf(at, results);
   const { pruneError } = await recordDrillRun(store, run);

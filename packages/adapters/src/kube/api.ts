@@ -107,7 +107,12 @@ export class KubeApi {
    * JSON of a 2xx answer; rejects with client-node's ApiException (`code`, `body`, `headers`) otherwise,
    * or with the network error when there was no answer. Not retried, errors not mapped: see `call`.
    */
-  async request<T>(method: "GET" | "POST", path: string, query: KubeQuery = {}, body?: unknown): Promise<T> {
+  async request<T>(
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    query: KubeQuery = {},
+    body?: unknown,
+  ): Promise<T> {
     const exchange = await openKubeRequest(this.connection.kubeConfig, { method, path, query, body });
     const status = exchange.response.statusCode ?? 0;
     const headers = flatHeaders(exchange.response.headers);

@@ -73,8 +73,8 @@ export interface ConnectOptions {
   /** For tests: environment and home directory used to find the default kubeconfig. */
   env?: Record<string, string | undefined>;
   home?: string;
-  /** Field names for messages (`--kubeconfig`/`cluster.kubeconfig`, `--context`/`cluster.context`). */
-  fields?: { file?: string; context?: string };
+  /** Field names for messages (`--kubeconfig`/`cluster.kubeconfig`, `--context`/`cluster.context`, `cluster.insecureSkipTlsVerify`). */
+  fields?: { file?: string; context?: string; insecure?: string };
 }
 
 const defaultWarn = (message: string) => process.stderr.write(`warning: ${message}\n`);
@@ -183,12 +183,13 @@ function fromKubeconfig(
   }
   if (cluster.skipTLSVerify && !options.insecureSkipTlsVerify) {
     // Refused before any request: the token must not reach a server whose certificate is unchecked.
+    const insecureField = options.fields?.insecure ?? "cluster.insecureSkipTlsVerify";
     throw new EnvironmentError(
       "tls-skip-refused",
-      `the ${origin} context ${context.name} asks to skip TLS verification of ${cluster.server} (insecure-skip-tls-verify: true), but kots-backup skips verification only when its own config sets cluster.insecureSkipTlsVerify: true`,
+      `the ${origin} context ${context.name} asks to skip TLS verification of ${cluster.server} (insecure-skip-tls-verify: true), but kots-backup skips verification only when its own config sets ${insecureField}: true`,
       {
-        field: "cluster.insecureSkipTlsVerify",
-        fix: "trust the cluster's CA instead (certificate-authority-data in the kubeconfig, or cluster.caFile) and remove insecure-skip-tls-verify, or accept the risk with cluster.insecureSkipTlsVerify: true in kots-backup's config",
+        field: insecureField,
+        fix: `trust the cluster's CA instead (certificate-authority-data in the kubeconfig, or cluster.caFile) and remove insecure-skip-tls-verify, or accept the risk with ${insecureField}: true in kots-backup's config`,
       },
     );
   }

@@ -20,7 +20,7 @@ const USER_AGENT = `kubernetes-client-javascript/${clientNodePackage.version}`;
 export type KubeQuery = Record<string, string | number | boolean | undefined>;
 
 export interface KubeRequest {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   /** Path under the cluster's server URL, e.g. `/api/v1/namespaces/default/pods`. */
   path: string;
   /** Query parameters; undefined ones are left out. */

@@ -154,10 +154,12 @@ registerCommand((program, run) => {
   program
     .command("drill")
     .description(
-      "Restore drill, offline: read the newest verified export of each kind (or --backup) at export.destination\n" +
+      "Restore drill: read the newest verified export of each kind (or --backup) at export.destination\n" +
         "as Velero's restore would (manifest, every checksum, velero-backup.json, a safe tarball, the resource\n" +
-        "list) and print one line per backup with the time it took. Exit 1 when an export could not be restored.",
+        "list); with drill.cluster set, then restore it in the DR cluster into scratch namespaces (deleted\n" +
+        "after) and time it (RTO). One line per backup. Exit 1 when an export could not be restored.",
     )
     .option("--backup <name>", "drill this backup's export only")
+    .option("--offline", "skip the live drill in the DR cluster (drill.cluster)")
     .action(run(async (ctx, flags: DrillFlags) => (await import("./drill.ts")).drillCommand(ctx, flags)));
 });

@@ -365,13 +365,18 @@ export class Daemon {
   async #drill(slot: string): Promise<void> {
     if (this.#stopping) return;
     try {
+      const live = this.#o.config.drill?.cluster;
       const { run, pruneError } = await drillAndRecord(this.#o.destination, this.#now(), {
+        ...(live ? { live, warn: (message: string) => this.#o.log("warn", message, { slot }) } : {}),
         onBackup: (backup) => this.#o.log("info", `drilling ${backup}`, { slot }),
       });
       const failed = run.results.filter((r) => !r.ok);
       this.#o.log(run.ok ? "info" : "warn", run.ok ? "restore drill passed" : "restore drill failed", {
         slot,
-        drilled: run.results.map((r) => `${r.backup}=${r.ok ? "ok" : "failed"} ${r.durationMs} ms`),
+        drilled: run.results.map(
+          (r) =>
+            `${r.backup}=${r.ok ? "ok" : "failed"} ${r.durationMs} ms${r.restoreMs !== undefined ? ` (RTO ${r.restoreMs} ms)` : ""}`,
+        ),
         ...(failed.length > 0 ? { causes: failed.map((r) => `${r.backup}: ${r.cause ?? ""}`) } : {}),
       });
       if (pruneError)
