@@ -2,7 +2,8 @@
 // plugin, on MinIO (test/support/real-cluster.ts; built by scripts/peers/build-real-peers.sh).
 //
 //   source cluster  an app's objects; `kots-backup backup` asks kotsadm (port-forward through the
-//                   apiserver), kotsadm creates the instance Backup → real Velero writes it to MinIO;
+//                   apiserver), kotsadm creates the instance Backup (the app's own Backup resource
+//                   merged in, as kots does) → real Velero writes it to MinIO;
 //   export          `kots-backup export <name> --scope full` from the BSL bucket to s3://exports/kb;
 //   DR cluster      a second apiserver + Velero; README's Restore steps as written: its credentials
 //                   Secret and ReadOnly BSL YAML on `<p>/velero` → `velero backup get` lists the backup
@@ -48,6 +49,27 @@ import { type RealKotsadm, startRealKotsadm } from "../support/real-kotsadm.ts";
 const APP_NS = "my-app";
 const KOTSADM_NS = "default";
 const BACKUP_LABEL = { "kots.io/backup": "velero" };
+/** The app's own Backup resource, which kotsadm merges into the instance backup. */
+const VENDOR_BACKUP = {
+  annotations: { "vendor.example.com/owner": "web-team" },
+  spec: {
+    orLabelSelectors: [{ matchLabels: { "backup.example.com/include": "true" } }],
+    excludedResources: ["configmaps"], // ignored by kotsadm for instance backups
+    hooks: {
+      resources: [
+        {
+          name: "flush-cache",
+          includedNamespaces: [APP_NS],
+          labelSelector: { matchLabels: { app: "cache" } }, // no such pod: the hook runs nowhere
+          pre: [
+            { exec: { container: "cache", command: ["/bin/sync"], onError: "Continue", timeout: "30s" } },
+          ],
+        },
+      ],
+    },
+  },
+};
+
 /** A token for the ServiceAccount default/kots-backup, as the apiserver would authenticate it. */
 const SERVICE_ACCOUNT = {
   token: randomBytes(24).toString("hex"),
@@ -91,6 +113,13 @@ function appObjects(): KubernetesObject[] {
       metadata: { name: "web-secret", namespace: APP_NS, labels },
       type: "Opaque",
       data: { password: Buffer.from("s3cr3t-\u00e9\n").toString("base64") },
+    } as KubernetesObject,
+    // Selected only by the app's own Backup resource (its orLabelSelectors), not by kots.io/backup.
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "vendor-extra", namespace: APP_NS, labels: { "backup.example.com/include": "true" } },
+      data: { note: "backed up because the vendor's Backup asks for it" },
     } as KubernetesObject,
     {
       apiVersion: "apps/v1",
@@ -206,6 +235,7 @@ describe.skipIf(!realPeersBuilt())("restore against real Kubernetes and Velero",
           sequence: 3,
           versionLabel: "1.4.2",
           namespace: APP_NS,
+          backup: VENDOR_BACKUP,
         },
       ],
     });
@@ -234,8 +264,10 @@ describe.skipIf(!realPeersBuilt())("restore against real Kubernetes and Velero",
     expect(completed.metadata.annotations).toMatchObject({
       "kots.io/instance": "true",
       "kots.io/kotsadm-deploy-namespace": KOTSADM_NS,
+      "vendor.example.com/owner": "web-team",
     });
-    expect(completed.status.progress.itemsBackedUp).toBeGreaterThanOrEqual(4);
+    expect(completed.spec.hooks.resources).toEqual([expect.objectContaining({ name: "flush-cache" })]);
+    expect(completed.status.progress.itemsBackedUp).toBeGreaterThanOrEqual(5);
 
     // The app config (`kubectl kots download`), streamed through the same port-forward.
     const downloaded = await cli(["config-download", "--app", "my-app", "--json", "--config", configPath]);

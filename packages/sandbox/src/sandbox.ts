@@ -107,6 +107,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     sequence: app.sequence ?? 3,
     versionLabel: app.versionLabel ?? "1.4.2",
     namespace: app.namespace ?? kotsadmNamespace,
+    ...(app.backup ? { backup: app.backup } : {}),
   }));
 
   seedCluster(state, registry, {
