@@ -14,6 +14,10 @@
 //
 // kotsadm is the project's simulation (test/support/real-kotsadm.ts), reached as a real one is: a
 // port-forward through the real apiserver to its pod, whose node's kubelet serves port-forward only.
+
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -21,15 +25,9 @@ import {
   PutObjectCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import "@kots-backup/cli/commands/index";
-import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { main } from "@kots-backup/cli/program";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
-import { captureStreams } from "../backup/support.ts";
 import {
   apply,
   type Kube,
@@ -44,6 +42,7 @@ import {
   type Velero,
   veleroCli,
 } from "../support/real-cluster.ts";
+import { cli, until } from "../support/real-dr.ts";
 import { type RealKotsadm, startRealKotsadm } from "../support/real-kotsadm.ts";
 
 const APP_NS = "my-app";
@@ -145,22 +144,6 @@ async function read(kube: Kube, kind: string, apiVersion: string, name: string, 
     // biome-ignore lint/suspicious/noExplicitAny: compared field by field below
     any
   >;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-async function cli(args: string[]) {
-  const io = captureStreams();
-  const code = await main(args, io.streams);
-  return { code, stdout: io.stdout(), stderr: io.stderr() };
 }
 
 const minioClient = (minio: Minio) =>
