@@ -4,6 +4,7 @@ import {
   alertStateKey,
   backupNameOfManifestKey,
   claimKey,
+  configArchiveOfKey,
   configKey,
   isAllowedKey,
   isValidVeleroTopLevel,
@@ -37,6 +38,19 @@ describe("export layout", () => {
   it("reads the backup name back from a manifest key", () => {
     expect(backupNameOfManifestKey(manifestKey("instance-abcde"))).toBe("instance-abcde");
     expect(backupNameOfManifestKey("config/x.json")).toBeUndefined();
+  });
+
+  it("reads the app and archive name back from a config archive key", () => {
+    expect(configArchiveOfKey(configKey("my-app", "instance-abcde"))).toEqual({
+      app: "my-app",
+      name: "instance-abcde",
+    });
+    expect(configArchiveOfKey(manualConfigKey("my-app", new Date("2026-06-01T02:30:05Z")))).toEqual({
+      app: "my-app",
+      name: "manual-20260601T023005Z",
+    });
+    expect(configArchiveOfKey("config/my-app/notes.txt")).toBeUndefined();
+    expect(configArchiveOfKey("config/my-app/sub/x.tar.gz")).toBeUndefined();
   });
 
   it("allows only Velero's six top-level folders under velero/", () => {

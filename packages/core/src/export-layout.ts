@@ -110,6 +110,12 @@ export function configKey(app: string, backupName: string): string {
   return `${CONFIG_ROOT}${checked(app, SLUG, "app slug")}/${checked(backupName, NAME, "backup name")}.tar.gz`;
 }
 
+/** The app and archive name (a backup's, or `manual-<time>`) of a config archive key, or undefined. */
+export function configArchiveOfKey(key: string): { app: string; name: string } | undefined {
+  const match = /^config\/([^/]+)\/([^/]+)\.tar\.gz$/.exec(key);
+  return match ? { app: match[1] as string, name: match[2] as string } : undefined;
+}
+
 /** `config/<app>/manual-YYYYMMDDTHHMMSSZ.tar.gz`: a `config-download` at `time`. */
 export function manualConfigKey(app: string, time: Date): string {
   const stamp = time
