@@ -1,5 +1,5 @@
 // `kots-backup silence <schedule> --for <duration> [--reason <text>]` and `unsilence <schedule>`
-// (an external recovery point is named `external:<name>`):
+// (an external recovery point is named `external:<name>`, the restore drill `drill`):
 // maintenance windows (docs/contract.md §2). A silenced check is still evaluated and shown, but pages nobody
 // until the silence ends; if it is still down then, `Check Down` is sent at that moment.
 
@@ -8,6 +8,7 @@ import { StateStore } from "@kots-backup/adapters/state/state-store";
 import { ExitCode, InputError } from "@kots-backup/core";
 import type { Config } from "@kots-backup/core/config";
 import { parseDuration } from "@kots-backup/core/duration";
+import { DRILL_CHECK_NAME } from "@kots-backup/core/export-layout";
 import { externalCheckNames } from "@kots-backup/core/usecases/verify-external";
 import { type LoadedConfig, loadConfig } from "../context.ts";
 import { escapeControl } from "../output.ts";
@@ -20,9 +21,13 @@ export interface SilenceFlags {
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-/** The check named on the command line (a schedule, or `external:<name>`); exit 2 naming the known ones otherwise. */
+/** The check named on the command line (a schedule, `external:<name>`, or `drill` while drill: is set); exit 2 naming the known ones otherwise. */
 export function checkScheduleName(config: Config, name: string): void {
-  const known = [...config.schedules.map((s) => s.name), ...externalCheckNames(config.external)];
+  const known = [
+    ...config.schedules.map((s) => s.name),
+    ...externalCheckNames(config.external),
+    ...(config.drill ? [DRILL_CHECK_NAME] : []),
+  ];
   if (known.includes(name)) return;
   throw new InputError("unknown-schedule", `schedule: no schedule named "${name}" in the config`, {
     field: "schedule",
