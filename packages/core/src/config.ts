@@ -450,42 +450,80 @@ const daemonSchema = z.strictObject({
 const MAX_DRILL_WAIT_MS = DurationUnitMs.d;
 
 // The live drill's DR cluster: where each drilled export is restored for real, into scratch namespaces
-// (packages/adapters/src/drill/live.ts). Never found by default (no KUBECONFIG, no ~/.kube/config): a
-// drill must not restore into the production cluster by accident.
-const drillClusterSchema = z.strictObject({
-  kubeconfig: text(4096)
-    .min(1)
-    .meta({ description: "Kubeconfig file of the DR cluster (an identity bound by deploy/dr-rbac.yaml)." }),
-  context: text(253)
-    .min(1)
-    .optional()
-    .meta({ description: "Context in that kubeconfig (default: its current context)." }),
-  insecureSkipTlsVerify: z.boolean().default(false).meta({
-    description:
-      "Skip TLS verification of the DR cluster's API (warned about). A kubeconfig's insecure-skip-tls-verify alone is refused.",
-  }),
-  veleroNamespace: namespace
-    .default("velero")
-    .meta({ description: "Namespace of the DR cluster's Velero, whose ReadOnly BSL reads the export." }),
-  namespacePrefix: z
-    .string()
-    .max(40, { message: "must be at most 40 characters", abort: true })
-    .regex(/^[a-z0-9][a-z0-9-]*$/, {
-      message:
-        "must be the start of a Kubernetes namespace (a-z, 0-9 and -, starting with a letter or digit)",
-    })
-    .default("kb-drill-")
-    .meta({
+// (packages/adapters/src/drill/live.ts). Reached the ways `cluster` is (the same fields and connection
+// code), but exactly one must be written: never found by default (no KUBECONFIG, no ~/.kube/config), so
+// that a drill cannot restore into the production cluster by accident.
+const drillClusterSchema = z
+  .strictObject({
+    kubeconfig: text(4096)
+      .min(1)
+      .optional()
+      .meta({ description: "Kubeconfig file of the DR cluster (an identity bound by deploy/dr-rbac.yaml)." }),
+    context: text(253)
+      .min(1)
+      .optional()
+      .meta({ description: "Context in that kubeconfig (default: its current context)." }),
+    credentials: clusterSchema.shape.credentials.meta({
       description:
-        "Prefix of the scratch namespaces each backup namespace is restored into (then deleted); a short random suffix follows.",
+        "Secret holding JSON {server, caData, token} of the DR cluster (its token: an identity bound by deploy/dr-rbac.yaml); the way in from AWS.",
     }),
-  syncTimeout: duration(MAX_DRILL_WAIT_MS).prefault("5m").meta({
-    description: "How long to wait for the DR Velero to list the backup (its BSL sync runs each minute).",
-  }),
-  restoreTimeout: duration(MAX_DRILL_WAIT_MS)
-    .prefault("30m")
-    .meta({ description: "How long the Restore may take to reach a terminal phase." }),
-});
+    eks: clusterSchema.shape.eks.meta({
+      description:
+        "Sign EKS tokens with the caller's AWS identity instead of a token; server and caData still come from drill.cluster.credentials.",
+    }),
+    caFile: clusterSchema.shape.caFile.meta({
+      description: "PEM file of the DR cluster's CA; replaces the kubeconfig's or the secret's caData.",
+    }),
+    insecureSkipTlsVerify: z.boolean().default(false).meta({
+      description:
+        "Skip TLS verification of the DR cluster's API (warned about). A kubeconfig's insecure-skip-tls-verify alone is refused.",
+    }),
+    veleroNamespace: namespace
+      .default("velero")
+      .meta({ description: "Namespace of the DR cluster's Velero, whose ReadOnly BSL reads the export." }),
+    namespacePrefix: z
+      .string()
+      .max(40, { message: "must be at most 40 characters", abort: true })
+      .regex(/^[a-z0-9][a-z0-9-]*$/, {
+        message:
+          "must be the start of a Kubernetes namespace (a-z, 0-9 and -, starting with a letter or digit)",
+      })
+      .default("kb-drill-")
+      .meta({
+        description:
+          "Prefix of the scratch namespaces each backup namespace is restored into (then deleted); a short random suffix follows.",
+      }),
+    syncTimeout: duration(MAX_DRILL_WAIT_MS).prefault("5m").meta({
+      description: "How long to wait for the DR Velero to list the backup (its BSL sync runs each minute).",
+    }),
+    restoreTimeout: duration(MAX_DRILL_WAIT_MS)
+      .prefault("30m")
+      .meta({ description: "How long the Restore may take to reach a terminal phase." }),
+  })
+  .superRefine((cluster, ctx) => {
+    const file = cluster.kubeconfig !== undefined;
+    const secret = cluster.credentials !== undefined || cluster.eks !== undefined;
+    if (file === secret)
+      ctx.addIssue({
+        code: "custom",
+        path: [],
+        message:
+          "set exactly one of kubeconfig, credentials or eks; kubeconfig (a file, with context) for the CLI and daemon, credentials (a secret holding JSON {server, caData, token}) or eks with credentials (holding {server, caData}) from AWS",
+      });
+    else if (cluster.eks !== undefined && cluster.credentials === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["credentials"],
+        message:
+          "is required with eks (it holds the EKS cluster's server and caData); set it to a secret holding JSON {server, caData}",
+      });
+    if (cluster.context !== undefined && !file)
+      ctx.addIssue({
+        code: "custom",
+        path: ["context"],
+        message: "only goes with kubeconfig; remove it",
+      });
+  });
 
 // The restore drill on a schedule (`kots-backup drill`): each run is recorded under state/drills/ and
 // watched by the `drill` check (core/drill.ts), paged under kots-backup:<cluster>:drill.

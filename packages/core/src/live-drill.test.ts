@@ -165,9 +165,10 @@ describe("drill.cluster config", () => {
     });
   });
 
-  it("refuses a missing kubeconfig, a bad prefix or timeout, naming the field", () => {
+  it("refuses no way to the DR cluster, a bad prefix or timeout, naming the field", () => {
+    // The connection choices themselves: config-drill-cluster.test.ts.
     expect(() => parseConfig({ drill: { ...base.drill, cluster: {} } })).toThrow(
-      expect.objectContaining({ field: "drill.cluster.kubeconfig" }),
+      expect.objectContaining({ field: "drill.cluster" }),
     );
     expect(() =>
       parseConfig({ drill: { ...base.drill, cluster: { kubeconfig: "k", namespacePrefix: "KB_" } } }),

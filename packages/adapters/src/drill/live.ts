@@ -16,6 +16,7 @@
 // The permissions this needs in the DR cluster are deploy/dr-rbac.yaml, each proven necessary by
 // test/restore/live-drill.test.ts. A refused call names the missing permission in the cause.
 import { randomBytes } from "node:crypto";
+import { InputError } from "@kots-backup/core";
 import type { DrillClusterConfig } from "@kots-backup/core/config";
 import { formatDuration } from "@kots-backup/core/duration";
 import {
@@ -33,9 +34,9 @@ import {
 } from "@kots-backup/core/live-drill";
 import { escapeControl, shortInput } from "@kots-backup/core/text";
 import { type CustomResource, KubeApi, VELERO_BACKUPS } from "../kube/api.ts";
-import { connect } from "../kube/connection.ts";
 import { KubeApiError } from "../kube/errors.ts";
 import { sleep as defaultSleep } from "../retry.ts";
+import { connectCluster } from "../runtime/index.ts";
 
 export const VELERO_RESTORES: CustomResource = { group: "velero.io", version: "v1", plural: "restores" };
 
@@ -67,26 +68,29 @@ export interface LiveDrillResult {
   durationMs: number;
 }
 
-/** Connects to the DR cluster of `drill.cluster` (TLS verified unless drill.cluster says otherwise). */
+/**
+ * Connects to the DR cluster of `drill.cluster` the way `cluster` is connected to (a kubeconfig, a
+ * `{server, caData, token}` secret, or EKS; TLS verified unless drill.cluster says otherwise).
+ */
 export async function liveDrillTarget(
   cluster: DrillClusterConfig,
   options: { warn?: (message: string) => void } = {},
 ): Promise<LiveDrillTarget> {
-  const connection = await connect(
-    {
-      kind: "kubeconfig",
-      file: cluster.kubeconfig,
-      ...(cluster.context ? { context: cluster.context } : {}),
-    },
-    {
-      ...(cluster.insecureSkipTlsVerify ? { insecureSkipTlsVerify: true } : {}),
-      ...(options.warn ? { warn: options.warn } : {}),
-      fields: {
-        file: "drill.cluster.kubeconfig",
-        context: "drill.cluster.context",
-        insecure: "drill.cluster.insecureSkipTlsVerify",
+  // The schema requires one; checked again so that no caller falls back to KUBECONFIG or ~/.kube/config
+  // (the production cluster, most likely).
+  if (!cluster.kubeconfig && !cluster.credentials)
+    throw new InputError(
+      "invalid-config",
+      "drill.cluster: set exactly one of kubeconfig, credentials or eks",
+      {
+        field: "drill.cluster",
+        fix: "name the DR cluster's kubeconfig, or its credentials secret",
       },
-    },
+    );
+  const connection = await connectCluster(
+    cluster,
+    "drill.cluster",
+    options.warn ? { warn: options.warn } : {},
   );
   return {
     api: new KubeApi(connection),

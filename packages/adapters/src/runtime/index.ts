@@ -35,6 +35,19 @@ export interface ClusterReachOptions {
   context?: string;
 }
 
+/**
+ * How `cluster` and `drill.cluster` say where a cluster is: a kubeconfig (and context), a
+ * `{server, caData, token}` secret, or EKS with server and caData from that secret. One connection path
+ * for both; `field` (`cluster`, `drill.cluster`) names their fields in messages.
+ */
+export type ClusterConnectionSettings = Pick<
+  NonNullable<Config["cluster"]>,
+  "kubeconfig" | "context" | "caFile" | "credentials" | "eks" | "insecureSkipTlsVerify"
+> & {
+  /** The connection's default namespace (cluster.kotsadmNamespace), before the secret's. */
+  kotsadmNamespace?: string | undefined;
+};
+
 interface ConnectionSecret {
   server?: unknown;
   caData?: unknown;
@@ -42,32 +55,33 @@ interface ConnectionSecret {
   namespace?: unknown;
 }
 
-async function caFromFile(path: string): Promise<string> {
+async function caFromFile(path: string, field: string): Promise<string> {
   try {
     return (await readFile(path)).toString("base64");
   } catch (error) {
     throw new EnvironmentError(
       "ca-file-unreadable",
-      `cluster.caFile: cannot read ${path} (${(error as NodeJS.ErrnoException).code})`,
-      { field: "cluster.caFile", fix: "point cluster.caFile at the PEM file of the cluster's CA" },
+      `${field}.caFile: cannot read ${path} (${(error as NodeJS.ErrnoException).code})`,
+      { field: `${field}.caFile`, fix: `point ${field}.caFile at the PEM file of the cluster's CA` },
     );
   }
 }
 
-/** Where the cluster is: `cluster.credentials` (+ `cluster.eks`) unless a kubeconfig/context flag was given. */
+/** Where the cluster is: `<field>.credentials` (+ `<field>.eks`) unless a kubeconfig/context flag was given. */
 async function connectionSource(
-  config: Config | undefined,
+  cluster: ClusterConnectionSettings | undefined,
+  field: string,
   options: ClusterReachOptions,
   caData: string | undefined,
 ): Promise<ConnectionSource> {
-  const cluster = config?.cluster;
   if (!cluster?.credentials || options.kubeconfig || options.context) {
     const file = options.kubeconfig ?? cluster?.kubeconfig;
     const context = options.context ?? cluster?.context;
     return { kind: "kubeconfig", ...(file ? { file } : {}), ...(context ? { context } : {}) };
   }
+  const credentialsField = `${field}.credentials`;
   const secret = await resolveSecret(cluster.credentials, {
-    field: "cluster.credentials",
+    field: credentialsField,
     ...(options.env ? { env: options.env } : {}),
     ...(options.sstResource ? { sstResource: options.sstResource } : {}),
   });
@@ -78,17 +92,17 @@ async function connectionSource(
   } catch {
     throw new InputError(
       "invalid-cluster-credentials",
-      "cluster.credentials: the secret is not JSON {server, caData, token}",
+      `${credentialsField}: the secret is not JSON {server, caData, token}`,
       {
-        field: "cluster.credentials",
+        field: credentialsField,
         fix: 'store {"server":"https://…","caData":"<base64 PEM>","token":"<service-account token>"} in it',
       },
     );
   }
   if (typeof parsed.token === "string") rememberSecrets(new Secret(parsed.token, cluster.credentials));
   if (typeof parsed.server !== "string") {
-    throw new InputError("invalid-cluster-credentials", "cluster.credentials: the secret has no server", {
-      field: "cluster.credentials",
+    throw new InputError("invalid-cluster-credentials", `${credentialsField}: the secret has no server`, {
+      field: credentialsField,
       fix: 'add "server": "https://<api-server>" to the secret',
     });
   }
@@ -99,9 +113,9 @@ async function connectionSource(
     if (!ca) {
       throw new InputError(
         "invalid-cluster-credentials",
-        "cluster.credentials: an EKS connection needs caData",
+        `${credentialsField}: an EKS connection needs caData`,
         {
-          field: "cluster.credentials",
+          field: credentialsField,
           fix: "add the cluster's certificate authority (aws eks describe-cluster … certificateAuthority.data) as caData",
         },
       );
@@ -116,9 +130,9 @@ async function connectionSource(
     };
   }
   if (typeof parsed.token !== "string") {
-    throw new InputError("invalid-cluster-credentials", "cluster.credentials: the secret has no token", {
-      field: "cluster.credentials",
-      fix: 'add "token": "<service-account token>" to the secret (or set cluster.eks to sign EKS tokens)',
+    throw new InputError("invalid-cluster-credentials", `${credentialsField}: the secret has no token`, {
+      field: credentialsField,
+      fix: `add "token": "<service-account token>" to the secret (or set ${field}.eks to sign EKS tokens)`,
     });
   }
   return {
@@ -131,24 +145,37 @@ async function connectionSource(
 }
 
 /** The cluster connection the config (and the CLI flags, when given) describe. */
-export async function connectFromConfig(
+export function connectFromConfig(
   config: Config | undefined,
   options: ClusterReachOptions = {},
 ): Promise<KubeConnection> {
-  const cluster = config?.cluster;
-  const caData = cluster?.caFile ? await caFromFile(cluster.caFile) : undefined;
-  const source = await connectionSource(config, options, caData);
+  return connectCluster(config?.cluster, "cluster", options);
+}
+
+/** The connection `cluster` or `drill.cluster` (`field`) describes, TLS verified unless it says otherwise. */
+export async function connectCluster(
+  cluster: ClusterConnectionSettings | undefined,
+  field: "cluster" | "drill.cluster",
+  options: ClusterReachOptions = {},
+): Promise<KubeConnection> {
+  const caData = cluster?.caFile ? await caFromFile(cluster.caFile, field) : undefined;
+  const source = await connectionSource(cluster, field, options, caData);
   const connection = await connect(source, {
     ...(cluster?.insecureSkipTlsVerify ? { insecureSkipTlsVerify: true } : {}),
     ...(options.warn ? { warn: options.warn } : {}),
     ...(options.env ? { env: options.env } : {}),
     fields: {
-      file: options.kubeconfig ? "--kubeconfig" : cluster?.kubeconfig ? "cluster.kubeconfig" : "--kubeconfig",
-      context: options.context ? "--context" : cluster?.context ? "cluster.context" : "--context",
+      file: options.kubeconfig
+        ? "--kubeconfig"
+        : cluster?.kubeconfig
+          ? `${field}.kubeconfig`
+          : "--kubeconfig",
+      context: options.context ? "--context" : cluster?.context ? `${field}.context` : "--context",
+      insecure: `${field}.insecureSkipTlsVerify`,
     },
   });
   if (caData && source.kind === "kubeconfig") {
-    // cluster.caFile replaces the kubeconfig's CA for the current cluster.
+    // <field>.caFile replaces the kubeconfig's CA for the current cluster.
     const kc = connection.kubeConfig;
     const current = kc.getCurrentCluster();
     if (current) {
