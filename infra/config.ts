@@ -130,6 +130,20 @@ export function deploySettings(document: unknown, file = CONFIG_FILE): DeploySet
       "set cluster.credentials to sst:ClusterCredentials (JSON {server, caData, token}) or a Secrets Manager ARN, or set cluster.eks",
     );
   }
+  // The live drill runs in onDemand: a file drill.cluster names does not exist there either.
+  const drillCluster = config.drill?.cluster;
+  if (drillCluster?.kubeconfig !== undefined)
+    fail(
+      "drill.cluster.kubeconfig",
+      "cannot be used on AWS (a kubeconfig file is not available to Lambda)",
+      "replace it with drill.cluster.credentials: sst:DrClusterCredentials (JSON {server, caData, token}) or a Secrets Manager ARN, or with drill.cluster.eks and credentials holding {server, caData}",
+    );
+  if (drillCluster?.caFile !== undefined)
+    fail(
+      "drill.cluster.caFile",
+      "cannot be used on AWS (a CA file is not available to Lambda)",
+      "remove it and put the DR cluster's CA in the caData of the drill.cluster.credentials secret",
+    );
   // env: and file: references name things that do not exist inside the functions.
   for (const use of secretUses(config)) {
     if (use.kind === "env" || use.kind === "file") {

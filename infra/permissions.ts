@@ -101,11 +101,14 @@ export interface SecretUse {
 const CLUSTER_USERS: readonly FunctionName[] = ["scheduled", "reconcile", "onDemand"];
 const EXPORTERS: readonly FunctionName[] = ["reconcile", "onDemand"];
 const NOTIFIERS: readonly FunctionName[] = ["notify"];
+/** The restore drill runs in onDemand only (the drill schedule's target). */
+const DRILLERS: readonly FunctionName[] = ["onDemand"];
 
 /** Every secret reference in the config, with the functions that read it. */
 export function secretUses(config: Config): SecretUse[] {
   const found: Array<{ field: string; ref: string | undefined; usedBy: readonly FunctionName[] }> = [
     { field: "cluster.credentials", ref: config.cluster.credentials, usedBy: CLUSTER_USERS },
+    { field: "drill.cluster.credentials", ref: config.drill?.cluster?.credentials, usedBy: DRILLERS },
   ];
   for (const [section, creds] of [
     ["export.credentials", config.export.credentials],
@@ -224,12 +227,25 @@ function secretsManagerArns(config: Config, fn: FunctionName): string[] {
   return [...new Set(arns)].sort();
 }
 
-function eksStatement(config: Config, t: PermissionTargets): PermissionStatement | undefined {
-  const eks = config.cluster.eks;
-  if (!eks) return undefined;
+/** eks:DescribeCluster on the EKS clusters `fn` reaches: the main one, and the drill's DR one (onDemand). */
+function eksStatement(
+  config: Config,
+  fn: FunctionName,
+  t: PermissionTargets,
+): PermissionStatement | undefined {
+  const clusters: Array<{ clusterName: string; region: string }> = [];
+  if (FUNCTION_SPECS[fn].usesCluster && config.cluster.eks) clusters.push(config.cluster.eks);
+  if (DRILLERS.includes(fn) && config.drill?.cluster?.eks) clusters.push(config.drill.cluster.eks);
+  if (clusters.length === 0) return undefined;
   return {
     actions: ["eks:DescribeCluster"],
-    resources: [`arn:${t.partition}:eks:${eks.region}:${t.accountId}:cluster/${eks.clusterName}`],
+    resources: [
+      ...new Set(
+        clusters.map(
+          (eks) => `arn:${t.partition}:eks:${eks.region}:${t.accountId}:cluster/${eks.clusterName}`,
+        ),
+      ),
+    ],
   };
 }
 
@@ -308,7 +324,7 @@ export function functionPermissions(
   const secrets = secretsManagerArns(config, fn);
   const secretStatement: PermissionStatement | undefined =
     secrets.length > 0 ? { actions: ["secretsmanager:GetSecretValue"], resources: secrets } : undefined;
-  const cluster = spec.usesCluster ? eksStatement(config, t) : undefined;
+  const cluster = eksStatement(config, fn, t);
   const dlq: PermissionStatement | undefined = spec.deadLetterQueue
     ? { actions: ["sqs:SendMessage"], resources: [t.deadLetterQueueArn] }
     : undefined;
