@@ -83,6 +83,8 @@ export interface DeploymentOptions {
   alerts?: Record<string, unknown>;
   /** External recovery points (config `external`). */
   external?: Array<Record<string, unknown>>;
+  /** The restore drill (config `drill`). */
+  drill?: Record<string, unknown>;
   env?: Record<string, string>;
 }
 
@@ -108,6 +110,7 @@ function linkDeployment(
     export: exportConfig,
     ...(options.alerts ? { alerts: options.alerts } : {}),
     ...(options.external ? { external: options.external } : {}),
+    ...(options.drill ? { drill: options.drill } : {}),
   };
   process.env["SST_RESOURCE_KotsBackupDeployment"] = JSON.stringify({
     type: "sst.sst.Linkable",
